@@ -1,0 +1,210 @@
+"""Sparse nodal operators: incidence, Laplacian, and the reduced system matrix.
+
+The sparsity pattern of the reduced matrix ``Pᵀ B diag(w) Bᵀ P`` depends only
+on topology, so :func:`build_pattern` computes it once (CSC index arrays plus,
+for every edge, the four slots its weight lands in). Each parameter change
+then only *scatters* new edge weights into the data array
+(:func:`scatter`, numba, with the numpy twin :func:`scatter_numpy`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from physnet.reduction import Reduction, conductive_kinds
+from physnet.system import System
+
+__all__ = [
+    "Pattern",
+    "build_pattern",
+    "scatter",
+    "scatter_numpy",
+    "assemble",
+    "incidence",
+    "laplacian",
+    "edge_nodes",
+]
+
+
+def edge_nodes(system: System, kinds: tuple[str, ...]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Concatenated terminal nodes ``(a, b)`` of the elements of ``kinds``, in that order."""
+    a = [system[k].a for k in kinds]
+    b = [system[k].b for k in kinds]
+    empty = np.zeros(0, np.int64)
+    return (np.concatenate(a) if a else empty), (np.concatenate(b) if b else empty)
+
+
+def incidence(system: System, kinds: tuple[str, ...] = ("resistor",)) -> sp.csr_matrix:
+    """Node–edge incidence matrix ``B`` (n_nodes × n_edges): +1 at ``a``, -1 at ``b``.
+
+    Examples
+    --------
+    >>> import physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.resistor("R1", "x", "0", r=1.0)
+    >>> incidence(net.compile()).toarray()
+    array([[-1.],
+           [ 1.]])
+    """
+    a, b = edge_nodes(system, kinds)
+    m = len(a)
+    cols = np.concatenate([np.arange(m), np.arange(m)])
+    return sp.csr_matrix(
+        (np.concatenate([np.ones(m), -np.ones(m)]), (np.concatenate([a, b]), cols)), shape=(system.n_nodes, m)
+    )
+
+
+def laplacian(system: System, weights: NDArray, kinds: tuple[str, ...] = ("resistor",)) -> sp.csr_matrix:
+    """Full weighted Laplacian ``B diag(w) Bᵀ`` over all nodes (ground included).
+
+    A reference operator for tests and small problems; solvers use the
+    reduced matrix from :func:`assemble`.
+    """
+    B = incidence(system, kinds)
+    return (B @ sp.diags(np.asarray(weights)) @ B.T).tocsr()
+
+
+@dataclass(frozen=True, eq=False)
+class Pattern:
+    """Fixed sparsity pattern of a reduced nodal matrix.
+
+    Attributes
+    ----------
+    kinds : tuple of str
+        Element kinds whose edges stamp into the matrix, in edge order.
+    offsets : dict of str to (int, int)
+        Slice of the edge axis held by each kind.
+    n : int
+        Matrix size (number of free unknowns).
+    indptr, indices : ndarray of int64
+        CSC structure (symmetric, diagonal always present).
+    slots : ndarray of int64, shape (4, n_edges)
+        Data positions of the (a,a), (b,b), (a,b), (b,a) entries of each edge,
+        ``-1`` where a terminal is fixed or both terminals share a supernode.
+    diagonal : ndarray of int64, shape (n,)
+        Data position of each diagonal entry (for shunts to ground).
+    """
+
+    kinds: tuple[str, ...]
+    offsets: dict[str, tuple[int, int]]
+    n: int
+    indptr: NDArray[np.int64]
+    indices: NDArray[np.int64]
+    slots: NDArray[np.int64]
+    diagonal: NDArray[np.int64]
+
+    @property
+    def nnz(self) -> int:
+        """Number of stored entries."""
+        return len(self.indices)
+
+    @property
+    def n_edges(self) -> int:
+        """Number of stamped edges."""
+        return self.slots.shape[1]
+
+
+def build_pattern(system: System, reduction: Reduction, kinds: tuple[str, ...] | None = None) -> Pattern:
+    """Compute the reduced matrix's sparsity pattern and every edge's data slots (once per topology).
+
+    Parameters
+    ----------
+    system : System
+        The network.
+    reduction : Reduction
+        Source elimination from :func:`physnet.reduction.reduce_sources`.
+    kinds : tuple of str, optional
+        Stamping kinds; default: the conductive kinds of the reduction's analysis.
+
+    Returns
+    -------
+    Pattern
+    """
+    kinds = conductive_kinds(reduction.analysis) if kinds is None else kinds
+    offsets, start = {}, 0
+    for k in kinds:
+        offsets[k] = (start, start + len(system[k]))
+        start += len(system[k])
+    a, b = edge_nodes(system, kinds)
+    n = reduction.n_free
+    ra, rb = reduction.free[a], reduction.free[b]
+    live_a = (ra >= 0) & (ra != rb)
+    live_b = (rb >= 0) & (ra != rb)
+    both = live_a & live_b
+    diag = np.arange(n)
+    rows = np.concatenate([diag, ra[both], rb[both]])
+    cols = np.concatenate([diag, rb[both], ra[both]])
+    keys = cols * n + rows  # CSC order: by column, then row
+    unique, inverse = np.unique(keys, return_inverse=True)
+    indices = unique % n if n else unique
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(unique // max(n, 1), minlength=n), out=indptr[1:])
+    diag_slot = inverse[:n]
+    m = len(a)
+    slots = np.full((4, m), -1, dtype=np.int64)
+    slots[0, live_a] = diag_slot[ra[live_a]]
+    slots[1, live_b] = diag_slot[rb[live_b]]
+    nb = int(both.sum())
+    slots[2, both] = inverse[n:n + nb]
+    slots[3, both] = inverse[n + nb:]
+    return Pattern(tuple(kinds), offsets, n, indptr, indices.astype(np.int64), slots, diag_slot.astype(np.int64))
+
+
+def scatter_numpy(slots: NDArray[np.int64], weights: NDArray, nnz: int) -> NDArray:
+    """Numpy twin of :func:`scatter`: add ``±w`` of every edge into its slots."""
+    weights = np.asarray(weights)
+    values = np.concatenate([weights, weights, -weights, -weights])
+    flat = slots.reshape(-1)
+    keep = flat >= 0
+    if np.iscomplexobj(values):
+        return (np.bincount(flat[keep], values[keep].real, nnz)
+                + 1j * np.bincount(flat[keep], values[keep].imag, nnz))
+    return np.bincount(flat[keep], values[keep], nnz)
+
+
+def scatter(slots: NDArray[np.int64], weights: NDArray, nnz: int) -> NDArray:
+    """Matrix data for edge weights ``w`` (numba kernel; see :func:`scatter_numpy`).
+
+    Parameters
+    ----------
+    slots : ndarray of int64, shape (4, n_edges)
+        From :class:`Pattern`.
+    weights : ndarray, shape (n_edges,)
+        Edge conductances (float) or admittances (complex).
+    nnz : int
+        Length of the data array.
+
+    Returns
+    -------
+    ndarray, shape (nnz,)
+        Matrix data in the pattern's CSC order.
+    """
+    from physnet._numba import scatter_edges
+
+    weights = np.ascontiguousarray(weights)
+    out = np.zeros(nnz, dtype=np.result_type(weights.dtype, np.float64))
+    scatter_edges(slots, weights, out)
+    return out
+
+
+def assemble(pattern: Pattern, weights: NDArray) -> sp.csc_matrix:
+    """Reduced nodal matrix for the given edge weights.
+
+    Examples
+    --------
+    >>> import physnet as pn
+    >>> from physnet.reduction import reduce_sources
+    >>> net = pn.Netlist()
+    >>> net.resistors(["R1", "R2"], ["a", "b"], ["b", "0"], g=[1.0, 2.0])
+    >>> system = net.compile()
+    >>> pattern = build_pattern(system, reduce_sources(system))
+    >>> assemble(pattern, system["resistor"]["g"]).toarray()
+    array([[ 1., -1.],
+           [-1.,  3.]])
+    """
+    data = scatter(pattern.slots, weights, pattern.nnz)
+    return sp.csc_matrix((data, pattern.indices, pattern.indptr), shape=(pattern.n, pattern.n))

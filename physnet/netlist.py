@@ -1,0 +1,387 @@
+"""The netlist builder: named nodes and elements in, a frozen System out.
+
+Nodes are created on first use, as in SPICE; ``"0"`` and ``"gnd"`` (any case)
+are ground. Element names are unique across the whole netlist. Every value is
+checked when it is added, so an error points at the line of user code that
+caused it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from physnet.constants import T_NOMINAL
+from physnet.elements.pipe import hydraulic_conductance
+from physnet.elements.table import ELEMENTS, WAVE_PULSE, WAVE_SIN, ElementSpec, ElementTable
+from physnet.errors import NetlistError
+from physnet.system import Analysis, System
+
+__all__ = ["Netlist", "GROUND"]
+
+GROUND = "0"
+_GROUND_ALIASES = frozenset({"0", "gnd"})
+_RULES = {
+    "positive": (lambda x: x > 0, "a finite number > 0"),
+    "nonnegative": (lambda x: x >= 0, "a finite number >= 0"),
+    "finite": (lambda x: np.ones_like(x, dtype=bool), "a finite number"),
+    "nonzero": (lambda x: x != 0, "a finite non-zero number"),
+}
+
+
+def _node_name(name: Any) -> str:
+    if not isinstance(name, (str, int, np.integer)) or isinstance(name, bool):
+        raise NetlistError(f"node name {name!r} must be a string")
+    text = str(name)
+    if not text or text != text.strip() or any(c.isspace() for c in text):
+        raise NetlistError(f"node name {text!r} must be non-empty and contain no whitespace")
+    return GROUND if text.lower() in _GROUND_ALIASES else text
+
+
+class Netlist:
+    """Mutable builder of a network; :meth:`compile` freezes it into a System.
+
+    Parameters
+    ----------
+    title : str, optional
+        Free text, written as the first line of an exported SPICE netlist.
+    temperature : float, optional
+        Circuit temperature in degrees Celsius (SPICE default 27).
+
+    Examples
+    --------
+    A voltage divider:
+
+    >>> import physnet as pn
+    >>> net = pn.Netlist("divider")
+    >>> net.vsource("V1", "in", "0", dc=1.0)
+    >>> net.resistor("R1", "in", "out", r=1e3)
+    >>> net.resistor("R2", "out", "0", r=1e3)
+    >>> float(pn.solve_dc(net.compile())["out"])
+    0.5
+    """
+
+    def __init__(self, title: str = "", temperature: float = T_NOMINAL) -> None:
+        self.title = title
+        self.temperature = float(temperature)
+        self._nodes: dict[str, int] = {GROUND: 0}
+        self._positions: dict[int, tuple[float, ...]] = {}
+        self._names: set[str] = set()
+        self._chunks: dict[str, list[tuple[list[str], NDArray, NDArray, dict[str, NDArray]]]] = {
+            kind: [] for kind in ELEMENTS
+        }
+        self.analyses: list[Analysis] = []
+
+    # ------------------------------------------------------------------ nodes
+    def node(self, name: str, position: Sequence[float] | None = None) -> int:
+        """Declare (or look up) node ``name``, optionally with a position; return its index."""
+        key = _node_name(name)
+        index = self._nodes.setdefault(key, len(self._nodes))
+        if position is not None:
+            if index == 0:
+                raise NetlistError("ground node '0' cannot have a position; pin a real node instead")
+            pos = tuple(float(x) for x in position)
+            if len(pos) not in (2, 3) or not all(np.isfinite(pos)):
+                raise NetlistError(f"node {key!r}: position {position!r} must be 2 or 3 finite numbers")
+            self._positions[index] = pos
+        return index
+
+    def _node_indices(self, names: Sequence[Any]) -> NDArray[np.int64]:
+        nodes = self._nodes
+        out = np.empty(len(names), dtype=np.int64)
+        for i, name in enumerate(names):
+            index = nodes.get(name) if isinstance(name, str) else None
+            out[i] = self.node(name) if index is None else index
+        return out
+
+    @property
+    def node_names(self) -> tuple[str, ...]:
+        """Node names in index order (ground first)."""
+        return tuple(self._nodes)
+
+    # --------------------------------------------------------------- elements
+    def add(self, kind: str, name: str, a: str, b: str, **params: float) -> None:
+        """Add one element of ``kind`` (a key of :data:`physnet.elements.ELEMENTS`).
+
+        Parameters not given take the kind's defaults; unknown parameters are
+        an error.
+        """
+        self.add_many(kind, [name], [a], [b], **{k: [v] for k, v in params.items()})
+
+    def add_many(
+        self,
+        kind: str,
+        names: Sequence[str],
+        a: Sequence[str],
+        b: Sequence[str],
+        *,
+        _rules: dict[str, str] | None = None,
+        **params: ArrayLike,
+    ) -> None:
+        """Add many elements of one kind at once (vectorised validation).
+
+        Parameters
+        ----------
+        kind : str
+            Element kind.
+        names : sequence of str
+            Unique element names.
+        a, b : sequence of str
+            Terminal node names (``a`` is the ``+`` terminal).
+        **params : array_like
+            One value or one array (same length as ``names``) per parameter.
+
+        Examples
+        --------
+        >>> net = Netlist()
+        >>> net.add_many("resistor", ["R1", "R2"], ["a", "a"], ["0", "0"], g=[1.0, 2.0])
+        >>> net.compile()["resistor"]["g"]
+        array([1., 2.])
+        """
+        if kind not in ELEMENTS:
+            raise NetlistError(f"unknown element kind {kind!r} (known: {', '.join(ELEMENTS)})")
+        spec = ELEMENTS[kind]
+        names = [str(n) for n in names]
+        count = len(names)
+        if len(a) != count or len(b) != count:
+            raise NetlistError(f"{kind}: {count} names but {len(a)} a-nodes and {len(b)} b-nodes")
+        values = self._check_values(spec, names, params, _rules or {})
+        self._check_names(names)
+        a_idx, b_idx = self._node_indices(a), self._node_indices(b)
+        self._names.update(names)
+        self._chunks[kind].append((names, a_idx, b_idx, values))
+
+    def _check_names(self, names: list[str]) -> None:
+        if len(set(names)) != len(names):
+            seen: set[str] = set()
+            dup = next(n for n in names if n in seen or seen.add(n))
+            raise NetlistError(f"duplicate element name {dup!r}: names must be unique")
+        clash = self._names.intersection(names)
+        if clash:
+            raise NetlistError(f"duplicate element name {sorted(clash)[0]!r}: names must be unique")
+        for n in names:
+            if not n or any(c.isspace() for c in n):
+                raise NetlistError(f"element name {n!r} must be non-empty and contain no whitespace")
+
+    @staticmethod
+    def _check_values(
+        spec: ElementSpec, names: list[str], params: dict[str, ArrayLike], rules: dict[str, str]
+    ) -> dict[str, NDArray]:
+        known = {p.name for p in spec.params}
+        unknown = set(params) - known
+        if unknown:
+            raise NetlistError(
+                f"{spec.kind} {names[0]!r}: unknown parameter {sorted(unknown)[0]!r} "
+                f"(allowed: {', '.join(sorted(known))})"
+            )
+        values = {}
+        for p in spec.params:
+            raw = params.get(p.name)
+            if raw is None:
+                if p.default is None:
+                    raise NetlistError(f"{spec.kind} {names[0]!r}: parameter {p.name!r} ({p.unit}) is required")
+                raw = p.default
+            try:
+                arr = np.broadcast_to(np.asarray(raw, dtype=np.float64), (len(names),)).copy()
+            except (TypeError, ValueError):
+                raise NetlistError(
+                    f"{spec.kind} {names[0]!r}: {p.name} = {raw!r} is not a number (or one per element)"
+                ) from None
+            test, allowed = _RULES[rules.get(p.name, p.rule)]
+            with np.errstate(invalid="ignore"):
+                bad = ~(np.isfinite(arr) & test(arr))
+                if p.default is not None and np.isnan(p.default):
+                    bad &= ~np.isnan(arr)  # NaN = "fill in at compile time"
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise NetlistError(
+                    f"{spec.kind} {names[i]!r}: {p.name} = {arr[i]!r} {p.unit} is invalid (must be {allowed})"
+                )
+            values[p.name] = arr
+        return values
+
+    def resistor(
+        self, name: str, a: str, b: str, r: float | None = None, *, g: float | None = None, allow_negative: bool = False
+    ) -> None:
+        """Add a resistor given by resistance ``r`` (ohm) or conductance ``g`` (S).
+
+        Negative values are an error unless ``allow_negative`` (SPICE permits
+        them; the network is then no longer passive).
+        """
+        self.resistors([name], [a], [b], r=None if r is None else [r], g=None if g is None else [g],
+                       allow_negative=allow_negative)
+
+    def resistors(
+        self,
+        names: Sequence[str],
+        a: Sequence[str],
+        b: Sequence[str],
+        r: ArrayLike | None = None,
+        *,
+        g: ArrayLike | None = None,
+        allow_negative: bool = False,
+    ) -> None:
+        """Add many resistors at once (see :meth:`resistor`)."""
+        if (r is None) == (g is None):
+            raise NetlistError(f"resistor {names[0] if len(names) else ''!r}: give exactly one of r (ohm) or g (S)")
+        if r is not None:
+            r = np.asarray(r, dtype=np.float64)
+            bad = ~np.isfinite(r) | (r == 0)
+            if bad.any():
+                i = int(np.argmax(np.broadcast_to(bad, (len(names),))))
+                raise NetlistError(
+                    f"resistor {names[i]!r}: r = {np.broadcast_to(r, (len(names),))[i]!r} ohm is invalid "
+                    "(must be a finite number > 0)"
+                )
+            g = 1.0 / r
+        rules = {"g": "nonzero"} if allow_negative else {}
+        self.add_many("resistor", names, a, b, g=g, _rules=rules)
+
+    def diode(self, name: str, a: str, b: str, *, is_: float = 1e-14, n: float = 1.0, rs: float = 0.0) -> None:
+        """Add a Shockley diode, anode ``a``, cathode ``b``.
+
+        ``I = is_ * (exp(V / (n Vt)) - 1)`` through the junction, with optional
+        series resistance ``rs`` (ohm) and SPICE's GMIN across the junction.
+        """
+        self.add("diode", name, a, b, is_=is_, n=n, rs=rs)
+
+    def _source(self, kind: str, name: str, a: str, b: str, dc: float, ac: float, ac_phase: float,
+                sin: Sequence[float] | None, pulse: Sequence[float] | None) -> None:
+        params: dict[str, float] = {"dc": dc, "ac_mag": ac, "ac_phase": ac_phase}
+        if sin is not None and pulse is not None:
+            raise NetlistError(f"{kind} {name!r}: give sin or pulse, not both")
+        for wave, shape, keys, least in (
+            (WAVE_SIN, sin, ("sin_offset", "sin_amplitude", "sin_freq", "sin_delay", "sin_damping", "sin_phase"), 2),
+            (WAVE_PULSE, pulse, ("pulse_v1", "pulse_v2", "pulse_delay", "pulse_rise", "pulse_fall", "pulse_width",
+                                 "pulse_period"), 2),
+        ):
+            if shape is not None:
+                if not least <= len(shape) <= len(keys):
+                    raise NetlistError(f"{kind} {name!r}: waveform needs {least} to {len(keys)} values "
+                                       f"({', '.join(keys)}), got {len(shape)}")
+                params.update(zip(keys, shape))
+                params["wave"] = wave
+        self.add(kind, name, a, b, **params)
+
+    def vsource(self, name: str, a: str, b: str, dc: float = 0.0, *, ac: float = 0.0, ac_phase: float = 0.0,
+                sin: Sequence[float] | None = None, pulse: Sequence[float] | None = None) -> None:
+        """Add an independent voltage source, ``v(a) - v(b) = dc``.
+
+        ``ac``/``ac_phase`` (degrees) give the small-signal phasor; ``sin`` is
+        SPICE's ``SIN(offset amplitude freq delay damping phase)`` and
+        ``pulse`` SPICE's ``PULSE(v1 v2 delay rise fall width period)`` for
+        transient analysis. A 0 V source is an ideal short (an ammeter).
+        """
+        self._source("vsource", name, a, b, dc, ac, ac_phase, sin, pulse)
+
+    def isource(self, name: str, a: str, b: str, dc: float = 0.0, *, ac: float = 0.0, ac_phase: float = 0.0,
+                sin: Sequence[float] | None = None, pulse: Sequence[float] | None = None) -> None:
+        """Add an independent current source pushing ``dc`` amperes from ``a`` through itself into ``b``.
+
+        As in SPICE, ``I1 a b 1m`` draws 1 mA out of node ``a`` and injects it
+        into node ``b``. Waveforms as in :meth:`vsource`.
+        """
+        self._source("isource", name, a, b, dc, ac, ac_phase, sin, pulse)
+
+    def capacitor(self, name: str, a: str, b: str, c: float) -> None:
+        """Add a capacitor of ``c`` farads (open at DC, ``jωC`` in AC)."""
+        self.add("capacitor", name, a, b, c=c)
+
+    def inductor(self, name: str, a: str, b: str, l: float) -> None:  # noqa: E741 - SPICE's symbol
+        """Add an inductor of ``l`` henries (a short at DC, ``1/(jωL)`` in AC)."""
+        self.add("inductor", name, a, b, l=l)
+
+    def spring(self, name: str, a: str, b: str, k: float, rest: float | None = None) -> None:
+        """Add a spring of stiffness ``k`` (N/m) between two positioned nodes.
+
+        ``rest`` (m) defaults to the distance between the nodes at compile time.
+        """
+        self.add("spring", name, a, b, k=k, rest=np.nan if rest is None else rest)
+
+    def pipe(self, name: str, a: str, b: str, k: float | None = None, *, radius: float | None = None,
+             length: float | None = None, viscosity: float = 1e-3) -> None:
+        """Add a pipe given by hydraulic conductance ``k`` or by Poiseuille geometry.
+
+        ``k = π r⁴ / (8 μ ℓ)`` from ``radius`` (m), ``length`` (m) and
+        ``viscosity`` (Pa·s, water by default). Pressure plays the role of
+        voltage: use :meth:`vsource` as a pressure reservoir and
+        :meth:`isource` as a pump.
+        """
+        if k is None:
+            if radius is None or length is None:
+                raise NetlistError(f"pipe {name!r}: give k, or both radius and length")
+            k = hydraulic_conductance(radius, length, viscosity, name=name)
+        elif radius is not None or length is not None:
+            raise NetlistError(f"pipe {name!r}: give k or (radius, length), not both")
+        self.add("pipe", name, a, b, k=k)
+
+    def analysis(self, kind: str, *args: Any) -> None:
+        """Record an analysis card (``"op"``, ``"dc"``, ``"ac"`` or ``"tran"``)."""
+        if kind not in ("op", "dc", "ac", "tran"):
+            raise NetlistError(f"unknown analysis {kind!r} (op, dc, ac and tran are recorded)")
+        self.analyses.append(Analysis(kind, tuple(args)))
+
+    # ---------------------------------------------------------------- compile
+    def compile(self) -> System:
+        """Freeze the netlist into a :class:`physnet.System`.
+
+        Raises
+        ------
+        NetlistError
+            A spring touches a node without a position, or positions mix
+            2-D and 3-D.
+        """
+        n_nodes = len(self._nodes)
+        positions = self._compile_positions(n_nodes)
+        tables = {}
+        for kind, chunks in self._chunks.items():
+            spec = ELEMENTS[kind]
+            if chunks:
+                names = [n for c in chunks for n in c[0]]
+                a = np.concatenate([c[1] for c in chunks])
+                b = np.concatenate([c[2] for c in chunks])
+                values = {p.name: np.concatenate([c[3][p.name] for c in chunks]) for p in spec.params}
+            else:
+                names, a, b = [], np.zeros(0, np.int64), np.zeros(0, np.int64)
+                values = {p.name: np.zeros(0) for p in spec.params}
+            if kind == "spring" and names:
+                values["rest"] = self._rest_lengths(names, a, b, values["rest"], positions)
+            tables[kind] = ElementTable.build(spec, names, a, b, values)
+        return System(
+            title=self.title,
+            node_names=tuple(self._nodes),
+            elements=tables,
+            positions=positions,
+            temperature=self.temperature,
+            analyses=tuple(self.analyses),
+        )
+
+    def _compile_positions(self, n_nodes: int) -> NDArray[np.float64] | None:
+        if not self._positions:
+            return None
+        dims = {len(p) for p in self._positions.values()}
+        if len(dims) > 1:
+            raise NetlistError("node positions mix 2-D and 3-D coordinates")
+        positions = np.full((n_nodes, dims.pop()), np.nan)
+        for index, pos in self._positions.items():
+            positions[index] = pos
+        positions.flags.writeable = False
+        return positions
+
+    def _rest_lengths(self, names, a, b, rest, positions) -> NDArray[np.float64]:
+        node_names = tuple(self._nodes)
+        if positions is None:
+            raise NetlistError(f"spring {names[0]!r}: springs need node positions (use Netlist.node(name, position))")
+        missing = np.isnan(positions[a]).any(axis=1) | np.isnan(positions[b]).any(axis=1)
+        if missing.any():
+            i = int(np.argmax(missing))
+            node = node_names[a[i]] if np.isnan(positions[a[i]]).any() else node_names[b[i]]
+            raise NetlistError(f"spring {names[i]!r}: node {node!r} has no position")
+        length = np.linalg.norm(positions[a] - positions[b], axis=1)
+        if (length == 0).any():
+            i = int(np.argmax(length == 0))
+            raise NetlistError(f"spring {names[i]!r}: its two nodes sit at the same position")
+        return np.where(np.isnan(rest), length, rest)

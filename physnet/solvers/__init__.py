@@ -1,0 +1,1 @@
+"""Solvers: sparse linear factorizations and the DC (Newton) solver."""

@@ -1,0 +1,125 @@
+"""The prepared nodal operator of a system: reduction, pattern, factorization cache.
+
+Everything here depends only on topology, so it is built once per
+``(system, analysis, backend)`` and cached for the system's lifetime.
+Parameter-dependent pieces (edge weights, source values, injections) are
+plain functions of arrays.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from physnet.assembly import Pattern, build_pattern, edge_nodes, scatter
+from physnet.reduction import Reduction, reduce_sources
+from physnet.solvers.linear import Factorizer, default_backend
+from physnet.system import System
+
+__all__ = ["NodalOperator", "nodal_operator", "injections", "leaving", "short_values", "edge_weights"]
+
+
+@dataclass(frozen=True, eq=False)
+class NodalOperator:
+    """Topology-only data needed to assemble and factor a system's nodal matrix.
+
+    Attributes
+    ----------
+    reduction : Reduction
+        Voltage-source elimination.
+    pattern : Pattern
+        Sparsity pattern and edge slots.
+    factorizer : Factorizer
+        Factorization cache (symbolic analysis reused across calls).
+    a, b : ndarray of int64
+        Terminal nodes of the stamped edges (pattern order).
+    """
+
+    reduction: Reduction
+    pattern: Pattern
+    factorizer: Factorizer
+    a: NDArray[np.int64]
+    b: NDArray[np.int64]
+
+    def edge_slice(self, kind: str) -> slice:
+        """Slice of the edge axis that belongs to ``kind``."""
+        start, stop = self.pattern.offsets[kind]
+        return slice(start, stop)
+
+    def matrix_data(self, weights: NDArray, shunt: float = 0.0) -> NDArray:
+        """Reduced-matrix data for edge ``weights`` plus ``shunt`` siemens from every unknown to ground."""
+        data = scatter(self.pattern.slots, weights, self.pattern.nnz)
+        if shunt:
+            data[self.pattern.diagonal] += shunt
+        return data
+
+    def edge_flows(self, weights: NDArray, v: NDArray) -> NDArray:
+        """Current ``w (v_a - v_b)`` through every edge (batch axis first if ``v`` has one)."""
+        return weights * (v[..., self.a] - v[..., self.b])
+
+
+_CACHE: "weakref.WeakKeyDictionary[System, dict]" = weakref.WeakKeyDictionary()
+
+
+def nodal_operator(system: System, analysis: str = "dc", backend: str = "auto") -> NodalOperator:
+    """The cached :class:`NodalOperator` of ``system`` for ``analysis``.
+
+    Raises
+    ------
+    FloatingNodeError, SourceLoopError
+        From :func:`physnet.reduction.reduce_sources`.
+    """
+    backend = default_backend() if backend == "auto" else backend
+    per_system = _CACHE.setdefault(system, {})
+    key = (analysis, backend)
+    if key not in per_system:
+        reduction = reduce_sources(system, analysis)
+        pattern = build_pattern(system, reduction)
+        a, b = edge_nodes(system, pattern.kinds)
+        factorizer = Factorizer(pattern.indptr, pattern.indices, pattern.n, backend=backend)
+        per_system[key] = NodalOperator(reduction, pattern, factorizer, a, b)
+    return per_system[key]
+
+
+def edge_weights(system: System, op: NodalOperator, g: NDArray | None = None, k: NDArray | None = None) -> NDArray:
+    """Linear DC edge weights in pattern order: resistor ``g``, pipe ``k``, 0 for nonlinear edges."""
+    w = np.zeros(op.pattern.n_edges)
+    for kind, values in (("resistor", g), ("pipe", k)):
+        if kind in op.pattern.offsets:
+            w[op.edge_slice(kind)] = system[kind][_VALUE[kind]] if values is None else values
+    return w
+
+
+_VALUE = {"resistor": "g", "pipe": "k"}
+
+
+def short_values(system: System, reduction: Reduction, v_sources: NDArray | None = None) -> NDArray:
+    """Values of the eliminated elements (the columns of ``S``): source voltages, then 0 V per DC inductor."""
+    values = np.asarray(system["vsource"]["dc"] if v_sources is None else v_sources)
+    n_inductors = len(reduction.shorts) - len(system["vsource"])
+    if n_inductors:
+        values = np.concatenate([values, np.zeros(values.shape[:-1] + (n_inductors,), values.dtype)], axis=-1)
+    return values
+
+
+def injections(system: System, i_sources: NDArray | None = None) -> NDArray:
+    """Current injected into each node by the current sources (batch axis first if given).
+
+    A source ``I a b`` pushes its current out of ``a`` and into ``b``.
+    """
+    table = system["isource"]
+    values = np.asarray(table["dc"] if i_sources is None else i_sources)
+    return -leaving(system.n_nodes, table.a, table.b, values)
+
+
+def leaving(n_nodes: int, a: NDArray, b: NDArray, flows: NDArray) -> NDArray:
+    """Net current leaving each node when ``flows`` run from ``a`` to ``b`` (batch axis first if any)."""
+    flows = np.asarray(flows)
+    if flows.ndim > 1:
+        return np.stack([leaving(n_nodes, a, b, f) for f in flows])
+    if np.iscomplexobj(flows):
+        return leaving(n_nodes, a, b, flows.real) + 1j * leaving(n_nodes, a, b, flows.imag)
+    return np.bincount(a, flows, n_nodes) - np.bincount(b, flows, n_nodes)

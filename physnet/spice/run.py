@@ -1,0 +1,88 @@
+"""Run ngspice in batch mode on a netlist physnet wrote, and read its raw output.
+
+Only netlists produced by :func:`physnet.spice.format_spice` (plus analysis
+and option cards physnet writes itself) reach ngspice: no user ``.control``
+block is ever passed through.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from physnet.errors import NgspiceError
+from physnet.spice.raw import RawPlot, read_raw
+
+__all__ = ["NgspiceRun", "ngspice_path", "run_ngspice", "VALIDATION_OPTIONS"]
+
+VALIDATION_OPTIONS = ".options reltol=1e-9 abstol=1e-15 vntol=1e-12 gmin=1e-12 itl1=500"
+"""Tight tolerances used when physnet validates against ngspice."""
+
+INSTALL_HINT = "install it with 'apt-get install ngspice' (or run 'make install')"
+
+
+@dataclass(frozen=True, eq=False)
+class NgspiceRun:
+    """Output of one ngspice batch run.
+
+    Attributes
+    ----------
+    plots : list of RawPlot
+        Every plot of the raw file, in order.
+    stdout : str
+        ngspice's console output.
+    seconds : float
+        Wall time of the ngspice process (parse + analysis + raw output).
+    """
+
+    plots: list[RawPlot]
+    stdout: str
+    seconds: float
+
+
+def ngspice_path() -> str:
+    """Path of the ``ngspice`` executable; :class:`NgspiceError` with the install command if missing."""
+    path = shutil.which("ngspice")
+    if path is None:
+        raise NgspiceError(f"ngspice is not on PATH: {INSTALL_HINT}")
+    return path
+
+
+def run_ngspice(netlist_text: str, *, timeout: float = 600.0, workdir: str | Path | None = None) -> NgspiceRun:
+    """Run ``ngspice -b -r out.raw`` on ``netlist_text`` and parse the raw file.
+
+    Parameters
+    ----------
+    netlist_text : str
+        A complete netlist (title line to ``.end``) written by physnet.
+    timeout : float, optional
+        Seconds before ngspice is killed and :class:`NgspiceError` raised.
+    workdir : path, optional
+        Folder for the netlist and raw file (a temporary one by default).
+
+    Raises
+    ------
+    NgspiceError
+        ngspice is missing, timed out, failed, or wrote no raw file.
+    """
+    exe = ngspice_path()
+    with tempfile.TemporaryDirectory(prefix="physnet-ngspice-") as tmp:
+        folder = Path(workdir) if workdir is not None else Path(tmp)
+        cir, raw = folder / "circuit.cir", folder / "out.raw"
+        cir.write_text(netlist_text)
+        start = time.perf_counter()
+        try:
+            proc = subprocess.run([exe, "-b", "-r", str(raw), str(cir)], capture_output=True, text=True,
+                                  timeout=timeout, cwd=folder)
+        except subprocess.TimeoutExpired:
+            raise NgspiceError(f"ngspice timed out after {timeout:g} s") from None
+        seconds = time.perf_counter() - start
+        output = proc.stdout + proc.stderr
+        if proc.returncode != 0 or not raw.exists():
+            tail = "\n".join(line for line in output.splitlines() if "rror" in line)[-800:]
+            raise NgspiceError(f"ngspice failed (exit {proc.returncode}): {tail or output[-800:]}")
+        return NgspiceRun(read_raw(raw), output, seconds)

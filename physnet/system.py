@@ -1,0 +1,124 @@
+"""The compiled, frozen description of a network.
+
+A :class:`System` holds topology (node names, which element touches which
+node) and default parameter values as read-only arrays. Physics functions take
+a system plus parameter arrays at call time, so one system serves every
+training step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from types import MappingProxyType
+
+import numpy as np
+from numpy.typing import NDArray
+
+from physnet.elements.table import ELEMENTS, ElementTable
+from physnet.errors import NetlistError
+
+__all__ = ["System", "Analysis"]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """An analysis card recorded from a netlist (``.op``, ``.ac``, ``.tran``).
+
+    Parameters
+    ----------
+    kind : {"op", "dc", "ac", "tran"}
+        The analysis.
+    args : tuple
+        Its arguments as written: ``("dec", 10, 1e3, 1e6)`` for ``.ac``,
+        ``(step, stop)`` or ``(step, stop, start)`` for ``.tran``.
+    """
+
+    kind: str
+    args: tuple = ()
+
+
+@dataclass(frozen=True, eq=False)
+class System:
+    """A compiled network: node index plus one element table per kind.
+
+    Build one with :meth:`physnet.Netlist.compile`; do not construct directly.
+
+    Parameters
+    ----------
+    title : str
+        Free text (the first line of a SPICE netlist).
+    node_names : tuple of str
+        Node names by index; index 0 is ground, named ``"0"``.
+    elements : mapping of str to ElementTable
+        One table per kind in :data:`physnet.elements.ELEMENTS` (possibly
+        empty).
+    positions : ndarray of shape (n_nodes, d) or None
+        Node coordinates for elastic networks and plots (NaN where unset).
+    temperature : float
+        Circuit temperature in degrees Celsius.
+    analyses : tuple of Analysis
+        Analyses recorded from a netlist, in order.
+
+    Examples
+    --------
+    >>> import physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.resistor("R1", "in", "0", r=100.0)
+    >>> system = net.compile()
+    >>> system.n_nodes, system.node_index("in"), system["resistor"]["g"]
+    (2, 1, array([0.01]))
+    """
+
+    title: str
+    node_names: tuple[str, ...]
+    elements: Mapping[str, ElementTable]
+    positions: NDArray[np.float64] | None = None
+    temperature: float = 27.0
+    analyses: tuple[Analysis, ...] = ()
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes, ground included."""
+        return len(self.node_names)
+
+    @cached_property
+    def _index(self) -> Mapping[str, int]:
+        return MappingProxyType({name: i for i, name in enumerate(self.node_names)})
+
+    def node_index(self, name: str) -> int:
+        """Index of node ``name``; raises a :class:`NetlistError` naming it if unknown."""
+        try:
+            return self._index[name]
+        except KeyError:
+            key = str(name)
+            if key.lower() in ("0", "gnd"):
+                return 0
+            raise NetlistError(f"unknown node {name!r}: the network has no node of that name") from None
+
+    def node_indices(self, names) -> NDArray[np.int64]:
+        """Indices of several nodes (see :meth:`node_index`)."""
+        return np.array([self.node_index(n) for n in names], dtype=np.int64)
+
+    def __getitem__(self, kind: str) -> ElementTable:
+        return self.elements[kind]
+
+    def has(self, kind: str) -> bool:
+        """Whether the system holds at least one element of ``kind``."""
+        return len(self.elements[kind]) > 0
+
+    @cached_property
+    def element_kind(self) -> Mapping[str, str]:
+        """Map from element name to its kind."""
+        return MappingProxyType({n: k for k, t in self.elements.items() for n in t.names})
+
+    @property
+    def domains(self) -> frozenset[str]:
+        """Physical domains present (``"electric"``, ``"elastic"``, ``"flow"``)."""
+        return frozenset(ELEMENTS[k].domain for k, t in self.elements.items() if len(t))
+
+    def summary(self) -> str:
+        """One line per element kind present, e.g. ``"resistor: 3"``."""
+        parts = [f"{self.n_nodes} nodes"] + [f"{k}: {len(t)}" for k, t in self.elements.items() if len(t)]
+        return ", ".join(parts)
