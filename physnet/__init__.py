@@ -3,11 +3,34 @@
 Resistor (with diodes), elastic and flow networks that learn by changing
 their own conductances from local signals, with frequency propagation at the
 centre and ngspice as the referee.
+
+Examples
+--------
+>>> import physnet as pn
+>>> net = pn.Netlist()
+>>> net.vsource("V1", "a", "0", dc=1.0)
+>>> net.resistors(["R1", "R2"], ["a", "b"], ["b", "0"], r=[1e3, 3e3])
+>>> float(pn.solve_dc(net)["b"])
+0.75
 """
 
+from physnet import generators
 from physnet.netlist import Netlist
 from physnet.solvers.dc import DCResult, NewtonOptions, solve_dc
+from physnet.solvers.elastic import ElasticResult, solve_elastic
+from physnet.spice import read_spice, write_spice
 from physnet.system import System
 
-__all__ = ["Netlist", "System", "solve_dc", "DCResult", "NewtonOptions"]
+__all__ = [
+    "Netlist",
+    "System",
+    "generators",
+    "solve_dc",
+    "DCResult",
+    "NewtonOptions",
+    "solve_elastic",
+    "ElasticResult",
+    "read_spice",
+    "write_spice",
+]
 __version__ = "0.1.0"

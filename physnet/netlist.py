@@ -8,6 +8,8 @@ caused it.
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,13 +34,24 @@ _RULES = {
 }
 
 
+_WHITESPACE = re.compile(r"\s")
+_GROUND_VARIANTS = frozenset({"0"} | {"".join(c) for c in itertools.product("gG", "nN", "dD")})
+
+
 def _node_name(name: Any) -> str:
     if not isinstance(name, (str, int, np.integer)) or isinstance(name, bool):
         raise NetlistError(f"node name {name!r} must be a string")
-    text = str(name)
-    if not text or text != text.strip() or any(c.isspace() for c in text):
-        raise NetlistError(f"node name {text!r} must be non-empty and contain no whitespace")
-    return GROUND if text.lower() in _GROUND_ALIASES else text
+    return str(name)
+
+
+def _bad_name(names: Sequence[str]) -> str | None:
+    """The first empty name or name containing whitespace, if any (one regex pass over all)."""
+    if not names:
+        return None
+    joined = "\x00".join(names)
+    if _WHITESPACE.search(joined) is None and "" not in names:
+        return None
+    return next(n for n in names if not n or _WHITESPACE.search(n))
 
 
 class Netlist:
@@ -68,7 +81,7 @@ class Netlist:
         self.title = title
         self.temperature = float(temperature)
         self._nodes: dict[str, int] = {GROUND: 0}
-        self._positions: dict[int, tuple[float, ...]] = {}
+        self._position_chunks: list[tuple[NDArray[np.int64], NDArray[np.float64]]] = []
         self._names: set[str] = set()
         self._chunks: dict[str, list[tuple[list[str], NDArray, NDArray, dict[str, NDArray]]]] = {
             kind: [] for kind in ELEMENTS
@@ -78,24 +91,62 @@ class Netlist:
     # ------------------------------------------------------------------ nodes
     def node(self, name: str, position: Sequence[float] | None = None) -> int:
         """Declare (or look up) node ``name``, optionally with a position; return its index."""
-        key = _node_name(name)
-        index = self._nodes.setdefault(key, len(self._nodes))
-        if position is not None:
-            if index == 0:
-                raise NetlistError("ground node '0' cannot have a position; pin a real node instead")
-            pos = tuple(float(x) for x in position)
-            if len(pos) not in (2, 3) or not all(np.isfinite(pos)):
-                raise NetlistError(f"node {key!r}: position {position!r} must be 2 or 3 finite numbers")
-            self._positions[index] = pos
+        return int(self.nodes([name], None if position is None else [position])[0])
+
+    def nodes(self, names: Sequence[str], positions: ArrayLike | None = None) -> NDArray[np.int64]:
+        """Declare (or look up) many nodes at once; return their indices.
+
+        Parameters
+        ----------
+        names : sequence of str
+            Node names (no whitespace); ``"0"`` and ``"gnd"`` (any case) are ground.
+        positions : array_like, shape (len(names), d), optional
+            Coordinates (d = 2 or 3) for elastic networks and drawings.
+
+        Examples
+        --------
+        >>> net = Netlist()
+        >>> net.nodes(["a", "b", "GND", "a"]).tolist()
+        [1, 2, 0, 1]
+        """
+        names = [n if isinstance(n, str) else _node_name(n) for n in names]
+        table = self._nodes
+        new = [n for n in dict.fromkeys(names) if n not in table]
+        if new:
+            aliases = _GROUND_VARIANTS.intersection(new)
+            if aliases:
+                names = [GROUND if n in aliases else n for n in names]
+                new = [n for n in new if n not in aliases]
+            bad = _bad_name(new)
+            if bad is not None:
+                raise NetlistError(f"node name {bad!r} must be non-empty and contain no whitespace")
+            table.update(zip(new, range(len(table), len(table) + len(new))))
+        index = np.fromiter(map(table.__getitem__, names), dtype=np.int64, count=len(names))
+        if positions is not None:
+            self._set_positions(names, index, positions)
         return index
 
-    def _node_indices(self, names: Sequence[Any]) -> NDArray[np.int64]:
-        nodes = self._nodes
-        out = np.empty(len(names), dtype=np.int64)
-        for i, name in enumerate(names):
-            index = nodes.get(name) if isinstance(name, str) else None
-            out[i] = self.node(name) if index is None else index
-        return out
+    def _set_positions(self, names: list[str], index: NDArray[np.int64], positions: ArrayLike) -> None:
+        try:
+            pos = np.array(positions, dtype=np.float64, ndmin=2)
+        except (TypeError, ValueError):
+            raise NetlistError(f"node {names[0]!r}: positions must be numbers") from None
+        if pos.shape[0] != len(names) or pos.shape[1] not in (2, 3):
+            raise NetlistError(f"node {names[0]!r}: positions must have shape ({len(names)}, 2 or 3), got {pos.shape}")
+        bad = ~np.isfinite(pos).all(axis=1)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise NetlistError(f"node {names[i]!r}: position {pos[i].tolist()} must be 2 or 3 finite numbers")
+        if (index == 0).any():
+            raise NetlistError("ground node '0' cannot have a position; pin a real node instead")
+        self._position_chunks.append((index, pos))
+
+    def _node_indices(self, nodes: Sequence[str] | NDArray[np.integer]) -> NDArray[np.int64]:
+        if isinstance(nodes, np.ndarray) and np.issubdtype(nodes.dtype, np.integer):
+            if nodes.size and (nodes.min() < 0 or nodes.max() >= len(self._nodes)):
+                raise NetlistError(f"node index out of range 0..{len(self._nodes) - 1} (declare nodes with nodes())")
+            return nodes.astype(np.int64, copy=False)
+        return self.nodes(nodes)
 
     @property
     def node_names(self) -> tuple[str, ...]:
@@ -129,8 +180,9 @@ class Netlist:
             Element kind.
         names : sequence of str
             Unique element names.
-        a, b : sequence of str
-            Terminal node names (``a`` is the ``+`` terminal).
+        a, b : sequence of str or ndarray of int
+            Terminal node names (``a`` is the ``+`` terminal), or node
+            indices returned by :meth:`nodes` (the fast path for big networks).
         **params : array_like
             One value or one array (same length as ``names``) per parameter.
 
@@ -155,16 +207,16 @@ class Netlist:
         self._chunks[kind].append((names, a_idx, b_idx, values))
 
     def _check_names(self, names: list[str]) -> None:
-        if len(set(names)) != len(names):
+        unique = set(names)
+        if len(unique) != len(names):
             seen: set[str] = set()
             dup = next(n for n in names if n in seen or seen.add(n))
             raise NetlistError(f"duplicate element name {dup!r}: names must be unique")
-        clash = self._names.intersection(names)
-        if clash:
-            raise NetlistError(f"duplicate element name {sorted(clash)[0]!r}: names must be unique")
-        for n in names:
-            if not n or any(c.isspace() for c in n):
-                raise NetlistError(f"element name {n!r} must be non-empty and contain no whitespace")
+        if not self._names.isdisjoint(unique):
+            raise NetlistError(f"duplicate element name {sorted(self._names & unique)[0]!r}: names must be unique")
+        bad = _bad_name(names)
+        if bad is not None:
+            raise NetlistError(f"element name {bad!r} must be non-empty and contain no whitespace")
 
     @staticmethod
     def _check_values(
@@ -197,8 +249,9 @@ class Netlist:
                     bad &= ~np.isnan(arr)  # NaN = "fill in at compile time"
             if bad.any():
                 i = int(np.argmax(bad))
+                unit = f" {p.unit}" if p.unit else ""
                 raise NetlistError(
-                    f"{spec.kind} {names[i]!r}: {p.name} = {arr[i]!r} {p.unit} is invalid (must be {allowed})"
+                    f"{spec.kind} {names[i]!r}: {p.name} = {float(arr[i])!r}{unit} is invalid (must be {allowed})"
                 )
             values[p.name] = arr
         return values
@@ -233,8 +286,8 @@ class Netlist:
             if bad.any():
                 i = int(np.argmax(np.broadcast_to(bad, (len(names),))))
                 raise NetlistError(
-                    f"resistor {names[i]!r}: r = {np.broadcast_to(r, (len(names),))[i]!r} ohm is invalid "
-                    "(must be a finite number > 0)"
+                    f"resistor {names[i]!r}: r = {float(np.broadcast_to(r, (len(names),))[i])!r} ohm is invalid "
+                    "(must be a finite non-zero number)"
                 )
             g = 1.0 / r
         rules = {"g": "nonzero"} if allow_negative else {}
@@ -360,13 +413,13 @@ class Netlist:
         )
 
     def _compile_positions(self, n_nodes: int) -> NDArray[np.float64] | None:
-        if not self._positions:
+        if not self._position_chunks:
             return None
-        dims = {len(p) for p in self._positions.values()}
+        dims = {pos.shape[1] for _, pos in self._position_chunks}
         if len(dims) > 1:
             raise NetlistError("node positions mix 2-D and 3-D coordinates")
         positions = np.full((n_nodes, dims.pop()), np.nan)
-        for index, pos in self._positions.items():
+        for index, pos in self._position_chunks:  # later declarations win
             positions[index] = pos
         positions.flags.writeable = False
         return positions

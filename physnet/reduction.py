@@ -168,39 +168,46 @@ def reduce_sources(system: System, analysis: str = "dc") -> Reduction:
     if len(a) > n - n_comp:
         _raise_loop(system, shorts, a, b, labels, n_comp)
 
-    # Walk each source tree from its root (ground, else the lowest node) and
-    # accumulate the signed source path into S.
-    rows, cols, vals = [], [], []
     ground_label = labels[0]
-    comp_sizes = np.bincount(labels, minlength=n_comp)
-    roots = np.unique(labels, return_index=True)[1]  # lowest node of each component
+    roots = np.unique(labels, return_index=True)[1]  # lowest node of each component (ground's is 0)
     order_free = [c for c in range(n_comp) if c != ground_label]
     comp_index = np.full(n_comp, -1)
     comp_index[order_free] = np.arange(len(order_free))
     free = np.where(labels == ground_label, -1, comp_index[labels])
-    edge_id = {}
-    for k, (p, q) in enumerate(zip(a, b)):
-        edge_id[(p, q)] = k
-        edge_id[(q, p)] = k
-    path: dict[int, list[tuple[int, float]]] = {}
-    for comp in np.flatnonzero(comp_sizes > 1):
-        root = roots[comp]
-        order, pred = breadth_first_order(graph, root, directed=False, return_predecessors=True)
-        path[root] = []
-        for child in order[1:]:
-            parent = pred[child]
-            k = edge_id[(parent, child)]
-            sign = -1.0 if a[k] == parent else 1.0
-            entries = path[parent] + [(k, sign)]
-            path[child] = entries
-            for kk, s in entries:
-                rows.append(child)
-                cols.append(kk)
-                vals.append(s)
-    S = sp.csr_matrix((vals, (rows, cols)), shape=(n, len(shorts)))
+    S = _source_paths(graph, roots, a, n, len(shorts))
     reduction = Reduction(analysis, free.astype(np.int64), len(order_free), shorts, S)
     _check_grounded(system, reduction)
     return reduction
+
+
+def _source_paths(graph: sp.csr_matrix, roots: NDArray, a: NDArray, n: int, n_shorts: int) -> sp.csr_matrix:
+    """``S[i, k] = ±1`` when source ``k`` lies on the tree path from node ``i`` to its root.
+
+    One breadth-first search from a virtual node joined to every component
+    root gives the source forest; ``S = Σ_d Tᵈ E`` with ``E`` the signed edge
+    from each node to its parent and ``T`` the parent map, one sparse product
+    per tree level.
+    """
+    if n_shorts == 0:
+        return sp.csr_matrix((n, 0))
+    virtual = n
+    coo = graph.tocoo()
+    rows = np.concatenate([coo.row, np.full(len(roots), virtual), roots])
+    cols = np.concatenate([coo.col, roots, np.full(len(roots), virtual)])
+    data = np.concatenate([coo.data, np.ones(2 * len(roots))])
+    augmented = sp.csr_matrix((data, (rows, cols)), shape=(n + 1, n + 1))
+    _, pred = breadth_first_order(augmented, virtual, directed=False, return_predecessors=True)
+    child = np.flatnonzero((pred[:n] >= 0) & (pred[:n] != virtual))
+    parent = pred[child]
+    edge = np.asarray(graph[parent, child]).ravel().astype(np.int64) - 1  # data holds edge id + 1
+    sign = np.where(a[edge] == parent, -1.0, 1.0)  # v_child = v_parent - E if parent is '+'
+    step = sp.csr_matrix((sign, (child, edge)), shape=(n, n_shorts))
+    T = sp.csr_matrix((np.ones(len(child)), (child, parent)), shape=(n, n))
+    S = step
+    while step.nnz:
+        step = T @ step
+        S = S + step
+    return S.tocsr()
 
 
 def _raise_loop(system, shorts, a, b, labels, n_comp):

@@ -72,6 +72,8 @@ class _SuperLUFactor:
 
     def solve(self, rhs: NDArray) -> NDArray:
         rhs = np.asarray(rhs)
+        if self.lu is None:  # empty matrix: every potential is fixed by sources
+            return np.zeros(rhs.shape, dtype=np.result_type(rhs, np.float64))
         if self.perm is None:
             return self.lu.solve(rhs)
         x = np.empty_like(rhs, dtype=np.result_type(rhs, self.lu.L.dtype))
