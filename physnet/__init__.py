@@ -15,6 +15,7 @@ Examples
 """
 
 from physnet import generators
+from physnet.learning import fp_update, gradient
 from physnet.netlist import Netlist
 from physnet.solvers.dc import DCResult, NewtonOptions, solve_dc
 from physnet.solvers.elastic import ElasticResult, solve_elastic
@@ -32,5 +33,7 @@ __all__ = [
     "ElasticResult",
     "read_spice",
     "write_spice",
+    "gradient",
+    "fp_update",
 ]
 __version__ = "0.1.0"

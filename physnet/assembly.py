@@ -134,24 +134,32 @@ def build_pattern(system: System, reduction: Reduction, kinds: tuple[str, ...] |
     ra, rb = reduction.free[a], reduction.free[b]
     live_a = (ra >= 0) & (ra != rb)
     live_b = (rb >= 0) & (ra != rb)
-    both = live_a & live_b
-    diag = np.arange(n)
-    rows = np.concatenate([diag, ra[both], rb[both]])
-    cols = np.concatenate([diag, rb[both], ra[both]])
-    keys = cols * n + rows  # CSC order: by column, then row
-    unique, inverse = np.unique(keys, return_inverse=True)
-    indices = unique % n if n else unique
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(unique // max(n, 1), minlength=n), out=indptr[1:])
-    diag_slot = inverse[:n]
-    m = len(a)
-    slots = np.full((4, m), -1, dtype=np.int64)
+    both = np.flatnonzero(live_a & live_b)
+    # Parallel edges share an entry: deduplicate undirected pairs first (one
+    # sort of the edges), then let scipy's linear-time COO->CSC conversion
+    # place the diagonal and both triangles; the COO data records where each
+    # entry went.
+    lo, hi = np.minimum(ra[both], rb[both]), np.maximum(ra[both], rb[both])
+    pairs, pair_of_edge = np.unique(lo * n + hi, return_inverse=True)
+    p_lo, p_hi = pairs // max(n, 1), pairs % max(n, 1)
+    n_pairs = len(pairs)
+    rows = np.concatenate([np.arange(n), p_hi, p_lo])
+    cols = np.concatenate([np.arange(n), p_lo, p_hi])
+    tagged = sp.coo_matrix((np.arange(1, len(rows) + 1, dtype=np.float64), (rows, cols)), shape=(n, n)).tocsc()
+    tagged.sort_indices()
+    slot_of = np.empty(len(rows), dtype=np.int64)
+    slot_of[tagged.data.astype(np.int64) - 1] = np.arange(len(rows))
+    diag_slot = slot_of[:n]
+    lower, upper = slot_of[n:n + n_pairs], slot_of[n + n_pairs:]  # (hi, lo) and (lo, hi) entries
+    slots = np.full((4, len(a)), -1, dtype=np.int64)
     slots[0, live_a] = diag_slot[ra[live_a]]
     slots[1, live_b] = diag_slot[rb[live_b]]
-    nb = int(both.sum())
-    slots[2, both] = inverse[n:n + nb]
-    slots[3, both] = inverse[n + nb:]
-    return Pattern(tuple(kinds), offsets, n, indptr, indices.astype(np.int64), slots, diag_slot.astype(np.int64))
+    a_is_lo = ra[both] < rb[both]
+    # (a, b) entry: row a, column b -> the (hi, lo) entry when a is the larger index
+    slots[2, both] = np.where(a_is_lo, upper[pair_of_edge], lower[pair_of_edge])
+    slots[3, both] = np.where(a_is_lo, lower[pair_of_edge], upper[pair_of_edge])
+    return Pattern(tuple(kinds), offsets, n, tagged.indptr.astype(np.int64), tagged.indices.astype(np.int64),
+                   slots, diag_slot)
 
 
 def scatter_numpy(slots: NDArray[np.int64], weights: NDArray, nnz: int) -> NDArray:
@@ -163,7 +171,7 @@ def scatter_numpy(slots: NDArray[np.int64], weights: NDArray, nnz: int) -> NDArr
     if np.iscomplexobj(values):
         return (np.bincount(flat[keep], values[keep].real, nnz)
                 + 1j * np.bincount(flat[keep], values[keep].imag, nnz))
-    return np.bincount(flat[keep], values[keep], nnz)
+    return np.bincount(flat[keep], values[keep], nnz).astype(np.float64, copy=False)  # int64 if no edges
 
 
 def scatter(slots: NDArray[np.int64], weights: NDArray, nnz: int) -> NDArray:

@@ -18,8 +18,8 @@ from physnet.errors import NgspiceError
 from physnet.generators import layered, square_lattice
 from physnet.netlist import Netlist
 from physnet.solvers.dc import solve_dc
-from physnet.spice import format_spice, write_spice
-from physnet.spice.run import VALIDATION_OPTIONS, run_ngspice
+from physnet.spice import write_spice
+from physnet.spice.run import ngspice_names, run_ngspice, validation_deck
 
 __all__ = ["demo_networks", "run_demo"]
 
@@ -52,16 +52,16 @@ def _cross_check(name: str, net: Netlist, out: Path | None) -> list[str]:
     ours = time.perf_counter() - start
     lines = [f"{name}: {system.summary()}",
              f"  physnet: {result.message}, KCL residual {result.residual:.1e} A, {ours * 1e3:.1f} ms"]
-    text = format_spice(system)
     if out is not None:
         write_spice(system, out / f"{name.replace(' ', '_')}.cir")
     try:
-        run = run_ngspice(text.replace("\n.end", f"\n{VALIDATION_OPTIONS}\n.op\n.end"))
+        run = run_ngspice(validation_deck(system, [("op",)]))
     except NgspiceError as exc:
         return lines + [f"  ngspice: not run ({exc})"]
     theirs = run.plots[0].node_voltages()
+    spice_name = ngspice_names(system)
     names = [n for n in system.node_names if n != "0"]
-    diff = np.array([abs(result[n] - theirs[n.lower()][0]) for n in names])
+    diff = np.array([abs(result[n] - theirs[spice_name[n]][0]) for n in names])
     worst = names[int(np.argmax(diff))]
     lines.append(f"  ngspice -b: {run.seconds * 1e3:.0f} ms; max |V_physnet - V_ngspice| = {diff.max():.2e} V "
                  f"(at {worst}) over {len(names)} nodes")

@@ -170,12 +170,11 @@ def reduce_sources(system: System, analysis: str = "dc") -> Reduction:
 
     ground_label = labels[0]
     roots = np.unique(labels, return_index=True)[1]  # lowest node of each component (ground's is 0)
-    order_free = [c for c in range(n_comp) if c != ground_label]
     comp_index = np.full(n_comp, -1)
-    comp_index[order_free] = np.arange(len(order_free))
+    comp_index[np.arange(n_comp) != ground_label] = np.arange(n_comp - 1)
     free = np.where(labels == ground_label, -1, comp_index[labels])
     S = _source_paths(graph, roots, a, n, len(shorts))
-    reduction = Reduction(analysis, free.astype(np.int64), len(order_free), shorts, S)
+    reduction = Reduction(analysis, free.astype(np.int64), n_comp - 1, shorts, S)
     _check_grounded(system, reduction)
     return reduction
 

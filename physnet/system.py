@@ -91,10 +91,12 @@ class System:
         """Index of node ``name``; raises a :class:`NetlistError` naming it if unknown."""
         try:
             return self._index[name]
-        except KeyError:
-            key = str(name)
+        except (KeyError, TypeError):
+            key = str(name)  # Netlist accepts integer node names and stores them as text
             if key.lower() in ("0", "gnd"):
                 return 0
+            if key in self._index and not isinstance(name, bool):
+                return self._index[key]
             raise NetlistError(f"unknown node {name!r}: the network has no node of that name") from None
 
     def node_indices(self, names) -> NDArray[np.int64]:

@@ -94,7 +94,7 @@ class DCResult:
         """Potential of node ``node`` (V)."""
         if not self._index:
             self._index.update((n, i) for i, n in enumerate(self.node_names))
-        key = "0" if str(node).lower() in ("0", "gnd") else node
+        key = "0" if str(node).lower() in ("0", "gnd") else str(node)  # integer names are stored as text
         if key not in self._index:
             raise NetlistError(f"unknown node {node!r}: the network has no node of that name")
         return self.v[..., self._index[key]]
@@ -127,6 +127,7 @@ def solve_dc(
     k: NDArray | None = None,
     v_sources: NDArray | None = None,
     i_sources: NDArray | None = None,
+    currents: NDArray | None = None,
     initial: NDArray | None = None,
     options: NewtonOptions = NewtonOptions(),
     backend: str = "auto",
@@ -144,6 +145,9 @@ def solve_dc(
     v_sources, i_sources : ndarray, optional
         DC source values, shape ``(n,)`` or ``(batch, n)``. A batch is one
         multi-right-hand-side solve for linear networks.
+    currents : ndarray, optional
+        Extra current injected into each node (A), shape ``(n_nodes,)`` or
+        ``(batch, n_nodes)`` — how learning rules nudge the outputs.
     initial : ndarray, optional
         Node potentials to warm-start Newton from (e.g. the previous
         training step's solution).
@@ -179,6 +183,8 @@ def solve_dc(
     w = edge_weights(system, op, g, k)
     E = short_values(system, op.reduction, v_sources)
     inj = injections(system, i_sources)
+    if currents is not None:
+        inj = inj + np.asarray(currents, dtype=np.float64)
     names = tuple(system["vsource"].names) + tuple(system["inductor"].names)
     if not system.has("diode"):
         v = _linear(op, w, E, inj)
@@ -297,7 +303,9 @@ def _solve_nonlinear(system, op, w, E, inj, initial, options):
                 break
         if ok:
             return guess, total, f"converged by source stepping ({total} iterations in all)"
-    residual = float(np.max(np.abs(op.reduction.restrict(_kcl(system, op, w, v, inj, options.gmin))), initial=0.0))
+    with np.errstate(over="ignore", invalid="ignore"):  # the last iterate may be wild: report inf, not warnings
+        residual = float(np.max(np.abs(op.reduction.restrict(_kcl(system, op, w, v, inj, options.gmin))),
+                                initial=0.0))
     raise ConvergenceError(
         f"DC operating point did not converge: Newton, gmin stepping and source stepping all failed after "
         f"{total} iterations (largest KCL residual {residual:.3g} A). Check for diodes forced into huge "

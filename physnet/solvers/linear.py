@@ -6,10 +6,9 @@ elimination tree); later factorizations only redo the numeric part, which is
 what a training loop pays per step. Backends, best first:
 
 ``"cholmod"``
-    CHOLMOD supernodal Cholesky via scikit-sparse (symbolic ``analyze`` once).
-``"pardiso"``
-    MKL PARDISO via pypardiso, symmetric positive definite mode: phase 11
-    (METIS ordering + symbolic) once, phase 22 (numeric) per refactor.
+    CHOLMOD supernodal Cholesky, as bundled with cvxopt
+    (``cholmod.symbolic`` once, ``cholmod.numeric`` per refactor). Used for
+    real symmetric positive definite matrices.
 ``"superlu"``
     SciPy's SuperLU: the column ordering computed by the first factorization
     is kept and later factorizations run with ``permc_spec="NATURAL"`` on the
@@ -22,7 +21,6 @@ Every backend solves many right-hand sides at once.
 from __future__ import annotations
 
 import importlib.util
-import os
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -50,13 +48,9 @@ def available_backends() -> tuple[str, ...]:
     >>> "superlu" in available_backends()
     True
     """
-    found = []
-    if importlib.util.find_spec("sksparse") is not None:
-        found.append("cholmod")
-    if importlib.util.find_spec("pypardiso") is not None:
-        found.append("pardiso")
-    found.append("superlu")
-    return tuple(found)
+    if importlib.util.find_spec("cvxopt") is not None:
+        return ("cholmod", "superlu")
+    return ("superlu",)
 
 
 def default_backend() -> str:
@@ -74,6 +68,8 @@ class _SuperLUFactor:
         rhs = np.asarray(rhs)
         if self.lu is None:  # empty matrix: every potential is fixed by sources
             return np.zeros(rhs.shape, dtype=np.result_type(rhs, np.float64))
+        if np.iscomplexobj(rhs) and not np.iscomplexobj(self.lu.L.data):  # e.g. an AC tone on a real Jacobian
+            return self.solve(rhs.real) + 1j * self.solve(rhs.imag)
         if self.perm is None:
             return self.lu.solve(rhs)
         x = np.empty_like(rhs, dtype=np.result_type(rhs, self.lu.L.dtype))
@@ -83,23 +79,16 @@ class _SuperLUFactor:
 
 @dataclass
 class _CholmodFactor:
-    factor: object
+    owner: "Factorizer"
+    version: int
     backend: str = "cholmod"
 
     def solve(self, rhs: NDArray) -> NDArray:
-        return self.factor(rhs)
-
-
-@dataclass
-class _PardisoFactor:
-    owner: "Factorizer"
-    version: int
-    backend: str = "pardiso"
-
-    def solve(self, rhs: NDArray) -> NDArray:
         if self.version != self.owner._version:
-            raise RuntimeError("this PARDISO factor was superseded by a newer factorization of the same pattern")
-        return self.owner._pardiso_solve(rhs)
+            raise RuntimeError("this CHOLMOD factor was superseded by a newer factorization of the same pattern")
+        if np.iscomplexobj(rhs):  # the factor is real: solve real and imaginary parts
+            return self.owner._cholmod_solve(np.real(rhs)) + 1j * self.owner._cholmod_solve(np.imag(rhs))
+        return self.owner._cholmod_solve(rhs)
 
 
 class Factorizer:
@@ -112,8 +101,13 @@ class Factorizer:
     n : int
         Matrix size.
     backend : str, optional
-        ``"auto"`` (fastest available), ``"cholmod"``, ``"pardiso"`` or
-        ``"superlu"``. Complex or indefinite matrices always use SuperLU.
+        ``"auto"`` (fastest available), ``"cholmod"`` or ``"superlu"``.
+        Complex or indefinite matrices always use SuperLU.
+
+    Notes
+    -----
+    A CHOLMOD factor stays valid until the next :meth:`factor` call of the
+    same Factorizer (the numeric factorization is updated in place).
 
     Examples
     --------
@@ -129,7 +123,7 @@ class Factorizer:
             backend = default_backend()
         if backend not in available_backends():
             raise ValueError(f"linear backend {backend!r} is not available here (available: "
-                             f"{', '.join(available_backends())}); install scikit-sparse or pypardiso for speed")
+                             f"{', '.join(available_backends())}); install cvxopt for CHOLMOD")
         self.backend = backend
         self.n = n
         self.indptr = np.asarray(indptr, dtype=np.int64)
@@ -137,9 +131,7 @@ class Factorizer:
         self._perm: NDArray[np.int64] | None = None  # SuperLU ordering, kept after the first call
         self._perm_data: NDArray[np.int64] | None = None
         self._perm_structure: tuple[NDArray, NDArray] | None = None
-        self._symbolic = None  # CHOLMOD symbolic factor
-        self._pardiso = None
-        self._upper: NDArray[np.int64] | None = None
+        self._cholmod = None  # (lower-triangle selector, cvxopt matrix, symbolic-then-numeric factor)
         self._version = 0
 
     def _matrix(self, data: NDArray) -> sp.csc_matrix:
@@ -161,9 +153,7 @@ class Factorizer:
             return _SuperLUFactor(None, None)  # type: ignore[arg-type]
         if np.iscomplexobj(data) or not spd or self.backend == "superlu":
             return self._superlu(data, pivot=not spd)
-        if self.backend == "cholmod":
-            return self._cholmod(data)
-        return self._pardiso_factor(data)
+        return self._cholmod_factor(data)
 
     # -- SuperLU ---------------------------------------------------------------
     def _superlu(self, data: NDArray, pivot: bool) -> _SuperLUFactor:
@@ -187,49 +177,34 @@ class Factorizer:
         return _SuperLUFactor(lu, self._perm)
 
     # -- CHOLMOD ---------------------------------------------------------------
-    def _cholmod(self, data: NDArray) -> _CholmodFactor:
-        from sksparse.cholmod import analyze
+    def _cholmod_factor(self, data: NDArray) -> _CholmodFactor:
+        import cvxopt
+        from cvxopt import cholmod
 
-        A = self._matrix(data)
-        if self._symbolic is None:
-            self._symbolic = analyze(A)
-        return _CholmodFactor(self._symbolic.cholesky(A))
-
-    # -- PARDISO ---------------------------------------------------------------
-    def _pardiso_factor(self, data: NDArray) -> _PardisoFactor:
-        import pypardiso
-
-        if self._pardiso is None:
-            # CSC of a symmetric matrix read as CSR is the same matrix; PARDISO's
-            # symmetric modes want the upper triangle, i.e. CSC's lower one.
+        if self._cholmod is None:
             rows = self.indices
             cols = np.repeat(np.arange(self.n), np.diff(self.indptr))
-            self._upper = np.flatnonzero(rows >= cols)
-            counts = np.bincount(cols[self._upper], minlength=self.n)
-            ia = np.zeros(self.n + 1, dtype=np.int64)
-            np.cumsum(counts, out=ia[1:])
-            self._pardiso_structure = (ia, rows[self._upper])
-            self._pardiso = pypardiso.PyPardisoSolver(mtype=2)
-            # pypardiso globs the whole environment for mkl_rt on every
-            # instantiation (~0.2 s); remember where it found it.
-            os.environ.setdefault("PYPARDISO_MKL_RT", self._pardiso.libmkl._name)
-            self._pardiso.set_phase(11)
-            self._pardiso._call_pardiso(self._pardiso_matrix(data), np.zeros(self.n))
-        self._pardiso_A = self._pardiso_matrix(data)
-        self._pardiso.set_phase(22)
-        self._pardiso._call_pardiso(self._pardiso_A, np.zeros(self.n))
+            lower = np.flatnonzero(rows >= cols)
+            A = cvxopt.spmatrix(cvxopt.matrix(np.ascontiguousarray(data[lower], dtype=np.float64)),
+                                cvxopt.matrix(rows[lower]), cvxopt.matrix(cols[lower]), (self.n, self.n))
+            self._cholmod = (lower, A, cholmod.symbolic(A, uplo="L"))
+        lower, A, F = self._cholmod
+        A.V = cvxopt.matrix(np.ascontiguousarray(data[lower], dtype=np.float64))
+        try:
+            cholmod.numeric(A, F)
+        except ArithmeticError:
+            raise np.linalg.LinAlgError("matrix is not positive definite (CHOLMOD)") from None
         self._version += 1
-        return _PardisoFactor(self, self._version)
+        return _CholmodFactor(self, self._version)
 
-    def _pardiso_matrix(self, data: NDArray) -> sp.csr_matrix:
-        ia, ja = self._pardiso_structure
-        return sp.csr_matrix((np.ascontiguousarray(data[self._upper], dtype=np.float64), ja, ia),
-                             shape=(self.n, self.n))
+    def _cholmod_solve(self, rhs: NDArray) -> NDArray:
+        import cvxopt
+        from cvxopt import cholmod
 
-    def _pardiso_solve(self, rhs: NDArray) -> NDArray:
-        rhs = np.asfortranarray(rhs, dtype=np.float64)
-        self._pardiso.set_phase(33)
-        return self._pardiso._call_pardiso(self._pardiso_A, rhs)
+        rhs = np.asarray(rhs, dtype=np.float64)
+        x = cvxopt.matrix(np.asfortranarray(rhs.reshape(self.n, -1)))
+        cholmod.solve(self._cholmod[2], x)
+        return np.asarray(x).reshape(rhs.shape)
 
     def solve(self, data: NDArray, rhs: NDArray, *, spd: bool = True) -> NDArray:
         """Factor and solve in one call (``rhs`` of shape (n,) or (n, k))."""

@@ -15,9 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from physnet.errors import NgspiceError
+from physnet.netlist import Netlist
+from physnet.spice.names import node_names
 from physnet.spice.raw import RawPlot, read_raw
+from physnet.spice.write import format_spice
+from physnet.system import System
 
-__all__ = ["NgspiceRun", "ngspice_path", "run_ngspice", "VALIDATION_OPTIONS"]
+__all__ = ["NgspiceRun", "ngspice_path", "run_ngspice", "validation_deck", "ngspice_names", "VALIDATION_OPTIONS"]
 
 VALIDATION_OPTIONS = ".options reltol=1e-9 abstol=1e-15 vntol=1e-12 gmin=1e-12 itl1=500"
 """Tight tolerances used when physnet validates against ngspice."""
@@ -42,6 +46,30 @@ class NgspiceRun:
     plots: list[RawPlot]
     stdout: str
     seconds: float
+
+
+def validation_deck(network: Netlist | System, analyses, options: str = VALIDATION_OPTIONS) -> str:
+    """The netlist physnet writes for ``network`` plus ``options`` and the given analysis cards.
+
+    Examples
+    --------
+    >>> import physnet as pn
+    >>> net = pn.Netlist("d")
+    >>> net.vsource("V1", "a", "0", dc=1.0)
+    >>> net.resistor("R1", "a", "0", r=1.0)
+    >>> validation_deck(net, [("op",)]).splitlines()[-3:]
+    ['.op', '.options reltol=1e-9 abstol=1e-15 vntol=1e-12 gmin=1e-12 itl1=500', '.end']
+    """
+    text = format_spice(network, analyses=analyses)
+    end = ".end\n"
+    if not text.endswith(end):
+        raise NgspiceError("format_spice output does not end with '.end'")
+    return f"{text[: -len(end)]}{options}\n{end}"
+
+
+def ngspice_names(system: System) -> dict[str, str]:
+    """Map each physnet node name to the name ngspice reports for it (escaped, lowercase)."""
+    return {ours: theirs.lower() for ours, theirs in zip(system.node_names, node_names(system.node_names))}
 
 
 def ngspice_path() -> str:

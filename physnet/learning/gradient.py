@@ -1,0 +1,210 @@
+"""Gradients of a cost with respect to conductances: exact and estimated.
+
+``dC/dg_j`` for every trainable resistor ``j`` (siemens⁻¹·cost units),
+averaged over the samples of a :class:`~physnet.learning.problem.Problem`.
+
+* ``"adjoint"`` — exact: with the Jacobian ``J`` at the free state and
+  ``λ = J⁻¹ ∂C/∂v``, ``dC/dg_j = -Δλ_j ΔV_j`` (one extra solve per sample,
+  reusing the Newton pattern and symbolic factorization).
+* ``"fd"`` — central finite differences in ``g_j`` (two DC solves per edge;
+  for tests).
+* ``"fp"`` — frequency propagation (see :mod:`physnet.learning.fp`).
+* ``"ep"`` / ``"ep-centered"`` — equilibrium propagation: a nudged phase
+  with error current ``-β ∂C/∂v_out``; ``[(ΔV^β)² - (ΔV^0)²] / (2β)``
+  (bias ``O(β)``) or ``[(ΔV^β)² - (ΔV^{-β})²] / (4β)`` (bias ``O(β²)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from physnet.errors import NetlistError
+from physnet.learning.costs import SQUARED_ERROR, Cost
+from physnet.learning.problem import Problem, make_problem
+from physnet.netlist import Netlist
+from physnet.solvers.dc import NewtonOptions, solve_dc
+from physnet.solvers.linearize import linearize
+from physnet.system import System
+
+__all__ = ["GradientResult", "gradient", "free_states", "small_signal", "METHODS"]
+
+METHODS = ("adjoint", "fd", "fp", "ep", "ep-centered")
+
+
+@dataclass(frozen=True, eq=False)
+class GradientResult:
+    """A gradient (or gradient estimate) with what it cost to get it.
+
+    Attributes
+    ----------
+    grad : ndarray, shape (n_trainable,)
+        ``dC/dg`` per trainable resistor, mean over samples.
+    cost : float
+        Mean cost of the free state.
+    method : str
+    edges : tuple of str
+        Trainable resistor names (the order of ``grad``).
+    states : ndarray, shape (batch, n_nodes)
+        Free-state node potentials.
+    info : dict
+        Method-specific diagnostics (solves, amplitudes, ...).
+    """
+
+    grad: NDArray[np.float64]
+    cost: float
+    method: str
+    edges: tuple[str, ...]
+    states: NDArray[np.float64]
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _full_g(problem: Problem, g: NDArray | None) -> NDArray[np.float64]:
+    g_all = np.array(problem.system["resistor"]["g"], dtype=np.float64)
+    if g is not None:
+        g = np.asarray(g, dtype=np.float64)
+        if g.shape != (len(problem.trainable),):
+            raise NetlistError(f"g: expected {len(problem.trainable)} trainable conductances, got shape {g.shape}")
+        g_all[problem.trainable] = g
+    return g_all
+
+
+def free_states(problem: Problem, g_all: NDArray, *, currents: NDArray | None = None,
+                initial: NDArray | None = None, options: NewtonOptions = NewtonOptions()) -> NDArray:
+    """Node potentials of every sample, shape (batch, n_nodes), with optional extra node ``currents``.
+
+    ``initial`` (batch, n_nodes) warm-starts Newton from earlier states.
+    """
+    if initial is not None and problem.batch == 1:
+        initial = initial[0]
+    v = solve_dc(problem.system, g_all, v_sources=problem.v_sources, i_sources=problem.i_sources,
+                 currents=currents, initial=initial, options=options).v
+    return np.broadcast_to(v, (problem.batch, problem.system.n_nodes)).copy()
+
+
+def small_signal(problem: Problem, g_all: NDArray, v: NDArray, currents: NDArray) -> NDArray:
+    """Response ``J⁻¹ δi`` of every sample to its node currents, shape (batch, n_nodes).
+
+    A linear network shares one factorization across the batch (multi
+    right-hand side); with diodes each sample is linearised at its own state.
+    """
+    if not problem.system.has("diode"):
+        return linearize(problem.system, v[0], g_all).respond(currents.T).T
+    out = np.empty_like(currents)
+    for s in range(problem.batch):
+        out[s] = linearize(problem.system, v[s], g_all).respond(currents[s])
+    return out
+
+
+def _adjoint(problem: Problem, g_all: NDArray, options: NewtonOptions) -> GradientResult:
+    v = free_states(problem, g_all, options=options)
+    lam = small_signal(problem, g_all, v, -problem.error_currents(v, 1.0))  # λ = J⁻¹ ∂C/∂v
+    grad = -np.mean(problem.drops(lam) * problem.drops(v), axis=0)
+    return GradientResult(grad, float(np.mean(problem.costs(v))), "adjoint", problem.edge_names, v,
+                          {"solves": "newton + 1 linear solve per sample"})
+
+
+def _finite_differences(problem: Problem, g_all: NDArray, step: float, options: NewtonOptions) -> GradientResult:
+    v = free_states(problem, g_all, options=options)
+    grad = np.empty(len(problem.trainable))
+    for i, j in enumerate(problem.trainable):
+        h = step * abs(g_all[j])
+        costs = []
+        for sign in (1.0, -1.0):
+            g_step = g_all.copy()
+            g_step[j] += sign * h
+            costs.append(np.mean(problem.costs(free_states(problem, g_step, initial=v, options=options))))
+        grad[i] = (costs[0] - costs[1]) / (2.0 * h)
+    return GradientResult(grad, float(np.mean(problem.costs(v))), "fd", problem.edge_names, v,
+                          {"relative_step": step, "solves": 2 * len(problem.trainable) + 1})
+
+
+def _equilibrium_propagation(problem: Problem, g_all: NDArray, beta: float, centered: bool,
+                             options: NewtonOptions) -> GradientResult:
+    v = free_states(problem, g_all, options=options)
+    e = problem.error_currents(v, beta)
+    # Nudged phases: the error current -β ∂C/∂v_out is evaluated at the free state.
+    v_plus = free_states(problem, g_all, currents=e, initial=v, options=options)
+    if centered:
+        v_minus = free_states(problem, g_all, currents=-e, initial=v, options=options)
+        grad = np.mean(problem.drops(v_plus) ** 2 - problem.drops(v_minus) ** 2, axis=0) / (4.0 * beta)
+    else:
+        grad = np.mean(problem.drops(v_plus) ** 2 - problem.drops(v) ** 2, axis=0) / (2.0 * beta)
+    return GradientResult(grad, float(np.mean(problem.costs(v))), "ep-centered" if centered else "ep",
+                          problem.edge_names, v, {"beta": beta, "phases": 3 if centered else 2})
+
+
+def gradient(
+    network: System | Netlist,
+    g: NDArray | None = None,
+    inputs: Mapping[str, NDArray] | None = None,
+    outputs: Sequence[str] = (),
+    targets=None,
+    *,
+    method: str = "adjoint",
+    cost: Cost = SQUARED_ERROR,
+    trainable=None,
+    beta: float = 1e-3,
+    fd_step: float = 1e-6,
+    options: NewtonOptions = NewtonOptions(),
+    **fp_options: Any,
+) -> GradientResult:
+    """``dC/dg`` of a network's cost with respect to its trainable conductances.
+
+    Parameters
+    ----------
+    network : System or Netlist
+    g : ndarray, optional
+        Trainable conductances (S); default the netlist's values.
+    inputs : mapping, optional
+        ``{"v_sources": (batch, n_v), "i_sources": (batch, n_i)}``; default:
+        the netlist's own sources.
+    outputs : sequence of str
+        Output nodes.
+    targets : array_like, shape (n_out,) or (batch, n_out)
+    method : {"adjoint", "fd", "fp", "ep", "ep-centered"}
+    cost : Cost, optional
+        Default ``½‖v_out - y‖²``.
+    trainable : None, str or array of int, optional
+        See :func:`physnet.learning.problem.make_problem`.
+    beta : float, optional
+        Nudging / error amplitude for FP and EP (A per unit ∂C/∂v).
+    fd_step : float, optional
+        Relative step of finite differences.
+    options : NewtonOptions, optional
+    **fp_options
+        Passed to :func:`physnet.learning.fp.fp_update` (e.g. ``solver``).
+
+    Returns
+    -------
+    GradientResult
+
+    Examples
+    --------
+    A divider ``v_out = g1 / (g1 + g2)``: ``dC/dg1 = (v_out - y) g2 / (g1 + g2)²``.
+
+    >>> import numpy as np, physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.vsource("V1", "in", "0", dc=1.0)
+    >>> net.resistors(["R1", "R2"], ["in", "out"], ["out", "0"], g=[1.0, 3.0])
+    >>> r = pn.gradient(net, outputs=["out"], targets=[0.0])
+    >>> np.round(r.grad, 12).tolist()
+    [0.046875, -0.015625]
+    """
+    problem = make_problem(network, outputs, targets, inputs=inputs, trainable=trainable, cost=cost)
+    g_all = _full_g(problem, g)
+    if method == "adjoint":
+        return _adjoint(problem, g_all, options)
+    if method == "fd":
+        return _finite_differences(problem, g_all, fd_step, options)
+    if method in ("ep", "ep-centered"):
+        return _equilibrium_propagation(problem, g_all, beta, method == "ep-centered", options)
+    if method == "fp":
+        from physnet.learning.fp import fp_estimate
+
+        return fp_estimate(problem, g_all, beta=beta, options=options, **fp_options)
+    raise NetlistError(f"unknown gradient method {method!r} (known: {', '.join(METHODS)})")
