@@ -44,6 +44,15 @@ def _node_name(name: Any) -> str:
     return str(name)
 
 
+def _as_strings(items: Sequence[Any], convert) -> list[str]:
+    """``items`` as a list of str, converting only when some item is not a str (one C-level check)."""
+    try:
+        "".join(items)  # TypeError unless every item is a str
+        return list(items)
+    except TypeError:
+        return [n if isinstance(n, str) else convert(n) for n in items]
+
+
 def _bad_name(names: Sequence[str]) -> str | None:
     """The first empty name or name containing whitespace, if any (one regex pass over all)."""
     if not names:
@@ -109,7 +118,7 @@ class Netlist:
         >>> net.nodes(["a", "b", "GND", "a"]).tolist()
         [1, 2, 0, 1]
         """
-        names = [n if isinstance(n, str) else _node_name(n) for n in names]
+        names = _as_strings(names, _node_name)
         table = self._nodes
         new = [n for n in dict.fromkeys(names) if n not in table]
         if new:
@@ -196,7 +205,7 @@ class Netlist:
         if kind not in ELEMENTS:
             raise NetlistError(f"unknown element kind {kind!r} (known: {', '.join(ELEMENTS)})")
         spec = ELEMENTS[kind]
-        names = [str(n) for n in names]
+        names = _as_strings(names, str)
         count = len(names)
         if len(a) != count or len(b) != count:
             raise NetlistError(f"{kind}: {count} names but {len(a)} a-nodes and {len(b)} b-nodes")

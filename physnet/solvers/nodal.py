@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from physnet.assembly import Pattern, build_pattern, edge_nodes, scatter
+from physnet.errors import NetlistError
 from physnet.reduction import Reduction, reduce_sources
 from physnet.solvers.linear import Factorizer, default_backend
 from physnet.system import System
@@ -85,11 +86,31 @@ def nodal_operator(system: System, analysis: str = "dc", backend: str = "auto") 
 
 
 def edge_weights(system: System, op: NodalOperator, g: NDArray | None = None, k: NDArray | None = None) -> NDArray:
-    """Linear DC edge weights in pattern order: resistor ``g``, pipe ``k``, 0 for nonlinear edges."""
+    """Linear DC edge weights in pattern order: resistor ``g``, pipe ``k``, 0 for nonlinear edges.
+
+    Call-time values are checked like netlist values: finite, non-zero and of
+    the netlist value's sign (a conductance trained to zero or below is an
+    error naming the element, not a singular matrix).
+    """
     w = np.zeros(op.pattern.n_edges)
     for kind, values in (("resistor", g), ("pipe", k)):
-        if kind in op.pattern.offsets:
-            w[op.edge_slice(kind)] = system[kind][_VALUE[kind]] if values is None else values
+        if kind not in op.pattern.offsets:
+            continue
+        table = system[kind]
+        default = table[_VALUE[kind]]
+        if values is None:
+            w[op.edge_slice(kind)] = default
+            continue
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != default.shape:
+            raise NetlistError(f"{_VALUE[kind]}: expected {len(default)} {kind} values, got shape {values.shape}")
+        bad = ~np.isfinite(values) | (np.sign(values) != np.sign(default))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise NetlistError(f"{kind} {table.names[i]!r}: {_VALUE[kind]} = {float(values[i])!r} is invalid "
+                               f"(must be finite and {'> 0' if default[i] > 0 else '< 0'}); clip trained "
+                               "conductances to bounds")
+        w[op.edge_slice(kind)] = values
     return w
 
 
