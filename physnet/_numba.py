@@ -37,11 +37,12 @@ def junction_voltages(v, is_, n, rs, vt, gmin, out):  # pragma: no cover - compi
         if rs[k] == 0.0:
             out[k] = v[k]
         else:
-            out[k] = _junction_voltage(v[k], is_[k], n[k] * vt, rs[k], gmin)
+            out[k] = junction_voltage_one(v[k], is_[k], n[k] * vt, rs[k], gmin)
 
 
 @numba.njit(cache=True, nogil=True)
-def _junction_voltage(v, is_, nvt, rs, gmin):  # pragma: no cover - compiled
+def junction_voltage_one(v, is_, nvt, rs, gmin):  # pragma: no cover - compiled
+    """Junction voltage of one diode with series resistance ``rs > 0``."""
     # f(vd) = vd + rs*(is (e^{vd/nvt} - 1) + gmin vd) - v is increasing and convex.
     # Start right of the root for v > 0 (monotone convergence), at the
     # reverse-bias limit for v < 0.

@@ -1,0 +1,761 @@
+"""Frequency propagation on elastic spring networks.
+
+An elastic network of springs (stiffness ``k_j``, unit bond vector ``b̂_j``)
+between positioned nodes, some of them pinned, responds to node forces ``f``
+with displacements ``u``: ``K u = f`` with ``K = Σ k_j b̂_j b̂_jᵀ`` (linear,
+stamped like a conductance into d×d blocks). The edge "voltage drop" is the
+bond extension ``ΔE_j = b̂_j·(u_a - u_b)``.
+
+Outputs
+    What the cost reads is an :class:`ElasticOutputs`: *pair* outputs, the
+    change of distance between two nodes ``b̂·(u_a - u_b)`` (``b̂`` the unit
+    vector from ``b`` to ``a``; the standard allostery target), and/or *node*
+    outputs, one displacement component ``u_a[axis]``. A plain list of tagged
+    tuples ``[("pair", a, b), ("node", a, axis)]`` is accepted wherever an
+    :class:`ElasticOutputs` is. Every output is linear in ``u``: ``y = R u``.
+
+Exact gradient (:func:`elastic_gradient`)
+    With the adjoint ``K λ = Rᵀ ∂C/∂y`` (pinned nodes held),
+    ``dC/dk_j = -(b̂_j·(λ_a - λ_b)) (b̂_j·(u_a - u_b))``.
+
+Frequency propagation (:func:`elastic_fp_update`)
+    The activation forces ``F_A cos(ω_A t)`` (``ω_A = 0``: static) and the
+    error forces ``F_B cos(ω_B t)`` drive the same network, with
+    ``F_B = Rᵀ e`` and ``e = -β ∂C/∂y`` evaluated at the activation's
+    output coefficient: a node output gets the force ``e`` along its axis, a
+    pair output equal and opposite forces ``±e b̂`` on its two nodes. Each
+    spring reads the *in-phase* coefficient of its own extension at each
+    frequency, ``ΔE_j = (2/T) ∫ ΔE_j(t) cos(ωt) dt`` (the mean at ``ω = 0``),
+    and updates ``Δk_j = -(α/β) ΔE^A_j ΔE^B_j``. With masses ``M`` and
+    damping ``Γ`` the network obeys ``M ü + Γ u̇ + K u = f(t)``, so the
+    coefficients are ``Re[(K - ω²M + jωΓ)⁻¹ F]``; at ``ω = 0`` this is
+    ``K⁻¹ F`` and the update is exactly ``-α dC/dk``, and below the lowest
+    eigenfrequency ``ω_min`` the relative bias is ``O((ω/ω_min)²)``.
+    :func:`elastic_fp_update` warns with :class:`QuasiStaticWarning` when a
+    drive frequency exceeds ``QUASI_STATIC_RATIO · ω_min`` (0.1: bias up to
+    about 1 %).
+
+Frequencies here are *angular* (rad/s); masses in kg, stiffnesses in N/m,
+dashpots and drag in N·s/m.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+from numpy.typing import ArrayLike, NDArray
+from scipy.sparse.linalg import eigsh, splu
+
+from physnet.elements.spring import stiffness_matrix
+from physnet.errors import NetlistError
+from physnet.learning.costs import SQUARED_ERROR, Cost
+from physnet.learning.fp import FPUpdate
+from physnet.learning.gradient import GradientResult
+from physnet.solvers.elastic import solve_elastic
+from physnet.solvers.lockin import lockin
+from physnet.system import System
+
+__all__ = [
+    "ElasticOutputs",
+    "QuasiStaticWarning",
+    "QUASI_STATIC_RATIO",
+    "ELASTIC_SOLVERS",
+    "elastic_gradient",
+    "elastic_modes",
+    "elastic_fp_update",
+]
+
+QUASI_STATIC_RATIO = 0.1
+"""Drive frequencies above this fraction of the lowest eigenfrequency trigger :class:`QuasiStaticWarning`."""
+
+ELASTIC_SOLVERS = ("phasor", "transient")
+_DENSE_MODES_MAX = 600  # free dofs up to which modes come from a dense generalized eigensolver
+_FLOPPY_RATIO = 1e-12  # ω_min² below this fraction of max(K_ii / M_ii) is a mechanism (zero mode)
+_AXES = {"x": 0, "y": 1, "z": 2}
+_FLOPPY = ("the elastic network is floppy (a zero-frequency mode: stiffness matrix singular): pin more nodes or add "
+           "springs so that no free node or rigid motion is unconstrained")
+
+
+class QuasiStaticWarning(UserWarning):
+    """A drive frequency is not well below the network's lowest eigenfrequency, so FP is biased."""
+
+
+# ------------------------------------------------------------------ outputs
+@dataclass(frozen=True)
+class ElasticOutputs:
+    """The output quantities of an elastic network: pair extensions and node displacement components.
+
+    Parameters
+    ----------
+    terms : tuple of tuple
+        ``("pair", a, b)``: change of the distance between nodes ``a`` and
+        ``b``, linearised as ``b̂·(u_a - u_b)`` with ``b̂`` the unit vector
+        from ``b`` to ``a`` (m); ``("node", a, axis)``: displacement of ``a``
+        along ``axis`` (0, 1, 2 or ``"x"``, ``"y"``, ``"z"``) (m).
+
+    Examples
+    --------
+    >>> out = ElasticOutputs.pairs([("a", "b")]) + ElasticOutputs.nodes([("c", "y")])
+    >>> out.terms
+    (('pair', 'a', 'b'), ('node', 'c', 'y'))
+    >>> ElasticOutputs.parse([("pair", "a", "b")]) == ElasticOutputs.pairs([("a", "b")])
+    True
+    """
+
+    terms: tuple[tuple[str, str, Any], ...]
+
+    @classmethod
+    def pairs(cls, pairs: Iterable[tuple[str, str]]) -> ElasticOutputs:
+        """Pair outputs: the change of distance of each ``(a, b)``."""
+        return cls.parse([("pair", *p) for p in pairs])
+
+    @classmethod
+    def nodes(cls, nodes: Iterable[tuple[str, int | str]]) -> ElasticOutputs:
+        """Node outputs: the displacement component of each ``(node, axis)``."""
+        return cls.parse([("node", *n) for n in nodes])
+
+    @classmethod
+    def parse(cls, spec: ElasticOutputs | Iterable[tuple]) -> ElasticOutputs:
+        """An :class:`ElasticOutputs` from itself or a list of tagged tuples (checks the shape of each)."""
+        if isinstance(spec, ElasticOutputs):
+            return spec
+        if isinstance(spec, (str, bytes)):
+            raise NetlistError(f"outputs = {spec!r}: give a list like [('pair', a, b), ('node', a, axis)]")
+        terms = tuple(tuple(t) if isinstance(t, (tuple, list)) else (t,) for t in spec)
+        for t in terms:
+            if len(t) != 3 or t[0] not in ("pair", "node"):
+                raise NetlistError(f"output {t!r} is not ('pair', a, b) or ('node', a, axis) (untagged pairs: "
+                                   "ElasticOutputs.pairs([(a, b), ...]))")
+        if not terms:
+            raise NetlistError("outputs is empty: name at least one ('pair', a, b) or ('node', a, axis)")
+        return cls(terms)
+
+    def __add__(self, other: ElasticOutputs) -> ElasticOutputs:
+        return ElasticOutputs(self.terms + ElasticOutputs.parse(other).terms)
+
+    def __len__(self) -> int:
+        return len(self.terms)
+
+    def readout(self, system: System) -> sp.csr_matrix:
+        """Matrix ``R`` (n_outputs × n_nodes·d, node-major dofs) with outputs ``y = R u``.
+
+        Raises
+        ------
+        NetlistError
+            An unknown node, a node without a position, a pair of one node
+            (or two coincident nodes), or an axis out of range.
+
+        Examples
+        --------
+        >>> import physnet as pn
+        >>> net = pn.Netlist()
+        >>> net.nodes(["a", "b"], [(0.0, 0.0), (0.0, 2.0)]).tolist()
+        [1, 2]
+        >>> net.spring("S", "a", "b", k=1.0)
+        >>> R = ElasticOutputs.parse([("pair", "b", "a"), ("node", "a", "x")]).readout(net.compile())
+        >>> R.toarray()
+        array([[ 0.,  0.,  0., -1.,  0.,  1.],
+               [ 0.,  0.,  1.,  0.,  0.,  0.]])
+        """
+        positions = _positions(system)
+        d = positions.shape[1]
+        rows, cols, vals = [], [], []
+        for r, (kind, a, b) in enumerate(self.terms):
+            ia = _positioned_node(system, a)
+            if kind == "node":
+                rows.append([r])
+                cols.append([ia * d + _axis(b, d, a)])
+                vals.append([1.0])
+                continue
+            ib = _positioned_node(system, b)
+            bond = positions[ia] - positions[ib]
+            length = float(np.linalg.norm(bond))
+            if length == 0.0:
+                raise NetlistError(f"output pair ({a!r}, {b!r}): the two nodes sit at the same position, so the "
+                                   "pair has no direction (name two distinct nodes)")
+            rows.append([r] * 2 * d)
+            cols.append(list(ia * d + np.arange(d)) + list(ib * d + np.arange(d)))
+            vals.append(list(bond / length) + list(-bond / length))
+        return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                             shape=(len(self.terms), system.n_nodes * d))
+
+
+def _positions(system: System) -> NDArray[np.float64]:
+    if system.positions is None:
+        raise NetlistError("this system has no node positions; elastic networks need Netlist.node(name, position)")
+    return system.positions
+
+
+def _positioned_node(system: System, name: str) -> int:
+    i = system.node_index(name)
+    if i == 0 or np.isnan(system.positions[i]).any():
+        raise NetlistError(f"node {name!r} has no position, so it has no displacement (give it one with "
+                           "Netlist.node(name, position) or name another node)")
+    return i
+
+
+def _axis(axis: Any, d: int, node: str) -> int:
+    index = _AXES.get(axis, axis) if isinstance(axis, str) else axis
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < d:
+        raise NetlistError(f"output ('node', {node!r}, {axis!r}): axis must be 0..{d - 1} or one of "
+                           f"{', '.join(repr(k) for k in list(_AXES)[:d])}")
+    return int(index)
+
+
+# ---------------------------------------------------------------- problem
+@dataclass(frozen=True, eq=False)
+class _Problem:
+    """A validated elastic learning problem restricted to the free degrees of freedom."""
+
+    system: System
+    d: int
+    free: NDArray[np.int64]  # free dofs (node-major index i*d + c)
+    k: NDArray[np.float64]
+    forces: NDArray[np.float64]  # (n_nodes, d)
+    pinned: tuple[str, ...]
+    E: sp.csr_matrix  # spring extensions from free displacements (n_springs × n_free)
+    R: sp.csr_matrix  # outputs from free displacements (n_out × n_free)
+    targets: NDArray[np.float64]
+    cost: Cost
+
+    def full(self, x: NDArray) -> NDArray:
+        """Free-dof vector(s) ``x`` (last axis) as node displacements (..., n_nodes, d), zero elsewhere."""
+        u = np.zeros(x.shape[:-1] + (self.system.n_nodes * self.d,), dtype=x.dtype)
+        u[..., self.free] = x
+        return u.reshape(x.shape[:-1] + (self.system.n_nodes, self.d))
+
+    def error_forces(self, y: NDArray, beta: float) -> NDArray:
+        """Node forces ``Rᵀ e`` with ``e = -β ∂C/∂y`` (n_nodes, d)."""
+        return self.full(self.R.T @ (-beta * np.asarray(self.cost.grad(y, self.targets), dtype=np.float64)))
+
+
+def _free_dofs(system: System, pinned: Sequence[str]) -> NDArray[np.int64]:
+    d = system.positions.shape[1]
+    fixed = np.isnan(system.positions).any(axis=1)  # ground and unpositioned nodes carry no displacement
+    fixed[0] = True
+    if isinstance(pinned, str):
+        raise NetlistError(f"pinned = {pinned!r} must be a list of node names, e.g. [{pinned!r}]")
+    for name in pinned:
+        fixed[system.node_index(name)] = True
+    return np.flatnonzero(~np.repeat(fixed, d))
+
+
+def _per_element(values: ArrayLike | None, count: int, default: float, what: str, names: Sequence[str],
+                 strict: bool) -> NDArray[np.float64]:
+    """One finite value per element (``> 0`` if ``strict`` else ``>= 0``), from a scalar or an array."""
+    arr = np.full(count, default) if values is None else np.asarray(values, dtype=np.float64)
+    if arr.ndim == 0:
+        arr = np.full(count, float(arr))
+    if arr.shape != (count,):
+        raise NetlistError(f"{what}: expected one value or {count} values, got shape {arr.shape}")
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(arr) | ((arr <= 0) if strict else (arr < 0))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise NetlistError(f"{what} of {names[i]!r} = {float(arr[i])!r} is invalid (must be finite and "
+                           f"{'> 0' if strict else '>= 0'})")
+    return arr
+
+
+def _prepare(system: System, k: ArrayLike | None, forces: ArrayLike, pinned: Sequence[str],
+             outputs: ElasticOutputs | Iterable[tuple], targets: ArrayLike, cost: Cost) -> _Problem:
+    positions = _positions(system)
+    springs = system["spring"]
+    if len(springs) == 0:
+        raise NetlistError("the system has no springs: elastic learning trains spring stiffnesses")
+    d = positions.shape[1]
+    k = _per_element(springs["k"] if k is None else k, len(springs), 1.0, "stiffness k", springs.names, True)
+    try:
+        f = np.asarray(forces, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise NetlistError("forces must be a numeric array of shape (n_nodes, d)") from None
+    if f.shape != (system.n_nodes, d):
+        raise NetlistError(f"forces: expected shape ({system.n_nodes}, {d}) (one row per node, ground first), "
+                           f"got {f.shape}")
+    if not np.isfinite(f).all():
+        raise NetlistError(f"forces on node {system.node_names[int(np.argmax(~np.isfinite(f).all(axis=1)))]!r} "
+                           "must be finite")
+    free = _free_dofs(system, pinned)
+    if free.size == 0:
+        raise NetlistError("every node is pinned: nothing can move (unpin some nodes)")
+    out = ElasticOutputs.parse(outputs)
+    R = out.readout(system).tocsc()[:, free].tocsr()
+    y = np.asarray(targets, dtype=np.float64).reshape(-1)
+    if y.shape != (len(out),):
+        raise NetlistError(f"targets: expected {len(out)} values (one per output), got {np.shape(targets)}")
+    n = system.n_nodes * d
+    unit = _unit_bonds(positions, springs.a, springs.b)
+    E = _pair_operator(springs.a, springs.b, unit, n).tocsc()[:, free].tocsr()
+    return _Problem(system, d, free, k, f, tuple(pinned), E, R, y, cost)
+
+
+def _unit_bonds(positions: NDArray, a: NDArray, b: NDArray) -> NDArray:
+    bond = positions[a] - positions[b]
+    return bond / np.linalg.norm(bond, axis=1)[:, None]
+
+
+def _pair_operator(a: NDArray, b: NDArray, unit: NDArray, n: int) -> sp.csr_matrix:
+    """Rows ``b̂_j·(u_a - u_b)`` over node-major dofs."""
+    m, d = unit.shape
+    comp = np.arange(d)
+    rows = np.repeat(np.arange(m), 2 * d)
+    cols = np.concatenate([a[:, None] * d + comp, b[:, None] * d + comp], axis=1).reshape(-1)
+    vals = np.concatenate([unit, -unit], axis=1).reshape(-1)
+    return sp.csr_matrix((vals, (rows, cols)), shape=(m, n))
+
+
+def _static(problem: _Problem, forces: NDArray) -> NDArray:
+    """Free-dof displacements under node ``forces`` (raises on a floppy network)."""
+    u = solve_elastic(problem.system, forces, problem.pinned, problem.k).u
+    return u.reshape(-1)[problem.free]
+
+
+# -------------------------------------------------------------- gradients
+def elastic_gradient(
+    system: System,
+    k: ArrayLike | None = None,
+    *,
+    forces: ArrayLike,
+    pinned: Sequence[str],
+    outputs: ElasticOutputs | Iterable[tuple],
+    targets: ArrayLike,
+    cost: Cost = SQUARED_ERROR,
+    method: str = "adjoint",
+    fd_step: float = 1e-6,
+) -> GradientResult:
+    """``dC/dk`` of an elastic network's cost with respect to every spring stiffness.
+
+    Parameters
+    ----------
+    system : System
+        Elastic network (springs between positioned nodes).
+    k : array_like, optional
+        Spring stiffnesses (N/m), one per spring; default the netlist's.
+    forces : array_like, shape (n_nodes, d)
+        Static input forces on the nodes (N); rows of pinned nodes are
+        reactions and ignored.
+    pinned : sequence of str
+        Nodes held fixed (enough to remove rigid motions).
+    outputs : ElasticOutputs or list of tagged tuples
+        What the cost reads (see :class:`ElasticOutputs`).
+    targets : array_like, shape (n_outputs,)
+        Desired output values (m).
+    cost : Cost, optional
+        Default ``½‖y - targets‖²``.
+    method : {"adjoint", "fd"}
+        Exact adjoint (two linear solves) or central finite differences
+        with relative step ``fd_step`` (two solves per spring; for tests).
+
+    Returns
+    -------
+    GradientResult
+        ``grad`` per spring (cost per N/m), ``states`` the displacements
+        (n_nodes, d), ``edges`` the spring names.
+
+    Raises
+    ------
+    NetlistError
+        Unknown or unpositioned nodes, bad shapes, non-positive
+        stiffnesses, a floppy network, an unknown method.
+
+    Examples
+    --------
+    Node ``m`` hangs from two pinned nodes by perpendicular springs; a force
+    (1, 1) N moves it by ``(1/k₁, 1/k₂)``, so with target 0 for both
+    components ``dC/dk_j = -1/k_j³``:
+
+    >>> import numpy as np, physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.nodes(["p", "q", "m"], [(0.0, 0.0), (1.0, 1.0), (1.0, 0.0)]).tolist()
+    [1, 2, 3]
+    >>> net.spring("S1", "m", "p", k=2.0); net.spring("S2", "m", "q", k=5.0)
+    >>> system = net.compile()
+    >>> f = np.zeros((4, 2)); f[3] = (1.0, 1.0)
+    >>> task = dict(forces=f, pinned=["p", "q"], outputs=[("node", "m", "x"), ("node", "m", "y")], targets=[0, 0])
+    >>> r = elastic_gradient(system, **task)
+    >>> r.edges, np.round(r.grad, 12).tolist(), round(r.cost, 12)
+    (('S1', 'S2'), [-0.125, -0.008], 0.145)
+    >>> bool(np.allclose(elastic_gradient(system, **task, method="fd").grad, r.grad, atol=1e-9))
+    True
+    """
+    problem = _prepare(system, k, forces, pinned, outputs, targets, cost)
+    u = _static(problem, problem.forces)
+    y = problem.R @ u
+    value = float(cost.value(y, problem.targets))
+    if method == "adjoint":
+        lam = _static(problem, problem.error_forces(y, -1.0))  # K λ = Rᵀ ∂C/∂y
+        grad = -(problem.E @ lam) * (problem.E @ u)
+        info: dict[str, Any] = {"solves": 2}
+    elif method == "fd":
+        grad = np.empty(len(problem.k))
+        for j in range(len(problem.k)):
+            h = fd_step * problem.k[j]
+            costs = []
+            for sign in (1.0, -1.0):
+                k_step = problem.k.copy()
+                k_step[j] += sign * h
+                shifted = replace(problem, k=k_step)
+                costs.append(float(cost.value(problem.R @ _static(shifted, problem.forces), problem.targets)))
+            grad[j] = (costs[0] - costs[1]) / (2.0 * h)
+        info = {"relative_step": fd_step, "solves": 2 * len(problem.k) + 1}
+    else:
+        raise NetlistError(f"unknown elastic gradient method {method!r} (known: 'adjoint', 'fd')")
+    return GradientResult(grad, value, method, tuple(system["spring"].names), problem.full(u), info)
+
+
+# --------------------------------------------------------------- dynamics
+@dataclass(frozen=True, eq=False)
+class _Dynamics:
+    """``M ü + Γ u̇ + K u = f`` over the free dofs (``M`` diagonal)."""
+
+    K: sp.csc_matrix
+    M: NDArray[np.float64]
+    C: sp.csc_matrix
+    _factors: dict = field(default_factory=dict, repr=False)
+
+    def respond(self, f: NDArray, omega: float) -> NDArray:
+        """Steady-state amplitude ``(K - ω²M + jωΓ)⁻¹ f`` (complex; real ``K⁻¹ f`` at ω = 0)."""
+        if omega not in self._factors:  # one factorization per frequency, shared by both tones and the transient
+            Z = self.K if omega == 0.0 else self.K - sp.diags(omega**2 * self.M) + 1j * omega * self.C
+            self._factors[omega] = splu(sp.csc_matrix(Z))
+        return self._factors[omega].solve(f if omega == 0.0 else f.astype(np.complex128))
+
+
+def _node_values(system: System, values: ArrayLike | None, default: float, what: str, free: NDArray,
+                 strict: bool) -> NDArray[np.float64]:
+    """Per-node values (scalar or shape (n_nodes,)) checked at the free nodes only."""
+    arr = np.full(system.n_nodes, default) if values is None else np.asarray(values, dtype=np.float64)
+    if arr.ndim == 0:
+        arr = np.full(system.n_nodes, float(arr))
+    if arr.shape != (system.n_nodes,):
+        raise NetlistError(f"{what}: expected one value or {system.n_nodes} values (one per node, ground first), "
+                           f"got shape {arr.shape}")
+    nodes = np.unique(free // system.positions.shape[1])
+    names = [system.node_names[i] for i in nodes]
+    _per_element(arr[nodes], len(nodes), default, what, names, strict)
+    return arr
+
+
+def _dynamics(system: System, free: NDArray, k: NDArray, masses: ArrayLike | None, damping: ArrayLike | None,
+              drag: ArrayLike | None) -> _Dynamics:
+    d = system.positions.shape[1]
+    springs = system["spring"]
+    m = _node_values(system, masses, 1.0, "mass", free, strict=True)
+    eta = _node_values(system, drag, 0.0, "drag", free, strict=False)
+    gamma = _per_element(damping, len(springs), 0.0, "dashpot damping", springs.names, strict=False)
+
+    def restrict(A: sp.spmatrix) -> sp.csc_matrix:
+        return sp.csc_matrix(A.tocsc()[free][:, free])
+
+    K = restrict(stiffness_matrix(system, k))
+    C = restrict(stiffness_matrix(system, gamma) + sp.diags(np.repeat(eta, d)))  # dashpots stamp like springs
+    return _Dynamics(K, np.repeat(m, d)[free], C)
+
+
+def _lowest_squared(dyn: _Dynamics, n_modes: int) -> NDArray[np.float64]:
+    """The ``n_modes`` smallest eigenvalues ω² of ``K φ = ω² M φ``, ascending."""
+    n = dyn.K.shape[0]
+    if n <= _DENSE_MODES_MAX or n_modes >= n - 1:
+        scale = 1.0 / np.sqrt(dyn.M)  # M⁻½ K M⁻½ is symmetric with the same eigenvalues
+        A = (sp.diags(scale) @ dyn.K @ sp.diags(scale)).toarray()
+        return scipy.linalg.eigh(A, eigvals_only=True, subset_by_index=[0, n_modes - 1])
+    shift = -1e-6 * float(np.median(dyn.K.diagonal() / dyn.M))  # just below 0: finds zero modes too
+    lam = eigsh(dyn.K, k=n_modes, M=sp.diags(dyn.M).tocsc(), sigma=shift, which="LM", return_eigenvectors=False)
+    return np.sort(lam)
+
+
+def elastic_modes(
+    system: System,
+    k: ArrayLike | None = None,
+    *,
+    pinned: Sequence[str],
+    masses: ArrayLike | None = None,
+    n_modes: int | None = None,
+) -> NDArray[np.float64]:
+    """Undamped eigenfrequencies ``ω`` (rad/s) of ``K φ = ω² M φ`` with ``pinned`` nodes held, lowest first.
+
+    Parameters
+    ----------
+    system : System
+        Elastic network.
+    k : array_like, optional
+        Spring stiffnesses (N/m), default the netlist's.
+    pinned : sequence of str
+        Nodes held fixed.
+    masses : float or array_like of shape (n_nodes,), optional
+        Node masses (kg), default 1; entries of ground and pinned nodes are
+        ignored.
+    n_modes : int, optional
+        How many of the lowest modes (default all). Up to 600 free degrees
+        of freedom (or when nearly all modes are asked for) a dense
+        symmetric eigensolver is used, above that ARPACK (``eigsh``) in
+        shift-invert mode just below zero.
+
+    Returns
+    -------
+    ndarray, shape (n_modes,)
+        Angular eigenfrequencies, ascending; a zero marks a mechanism
+        (floppy mode).
+
+    Examples
+    --------
+    A mass on a spring of stiffness 4 N/m, sideways held by a second spring:
+
+    >>> import numpy as np, physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.nodes(["p", "q", "m"], [(0.0, 0.0), (1.0, 1.0), (1.0, 0.0)]).tolist()
+    [1, 2, 3]
+    >>> net.spring("S1", "m", "p", k=4.0); net.spring("S2", "m", "q", k=9.0)
+    >>> elastic_modes(net.compile(), pinned=["p", "q"], masses=0.25)
+    array([4., 6.])
+    """
+    _positions(system)  # a clear error when the system has none
+    if len(system["spring"]) == 0:
+        raise NetlistError("the system has no springs, so it has no elastic modes")
+    free = _free_dofs(system, pinned)
+    if free.size == 0:
+        raise NetlistError("every node is pinned: the network has no modes (unpin some nodes)")
+    springs = system["spring"]
+    k = _per_element(springs["k"] if k is None else k, len(springs), 1.0, "stiffness k", springs.names, True)
+    n = free.size if n_modes is None else n_modes
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= free.size:
+        raise NetlistError(f"n_modes = {n_modes!r} must be an integer in 1..{free.size} (free degrees of freedom)")
+    lam = _lowest_squared(_dynamics(system, free, k, masses, None, None), int(n))
+    return np.sqrt(np.clip(lam, 0.0, None))
+
+
+def _lowest_frequency(dyn: _Dynamics) -> float:
+    """ω_min of the network; raises NetlistError if it is a mechanism (zero mode)."""
+    lam = float(_lowest_squared(dyn, 1)[0])
+    if lam <= _FLOPPY_RATIO * float(np.max(dyn.K.diagonal() / dyn.M)):
+        raise NetlistError(_FLOPPY)
+    return math.sqrt(lam)
+
+
+def _warn_if_dynamic(omega_a: float, omega_b: float, omega_min: float) -> float:
+    ratio = max(omega_a, omega_b) / omega_min
+    if ratio > QUASI_STATIC_RATIO:
+        which = "omega_a" if omega_a >= omega_b else "omega_b"
+        warnings.warn(
+            f"{which} = {max(omega_a, omega_b):.4g} rad/s is {ratio:.3g} × the lowest eigenfrequency "
+            f"{omega_min:.4g} rad/s (quasi-static threshold {QUASI_STATIC_RATIO}): the elastic FP update is "
+            f"biased by O(ratio²); lower the drive frequencies below {QUASI_STATIC_RATIO * omega_min:.4g} rad/s",
+            QuasiStaticWarning, stacklevel=3)
+    return ratio
+
+
+# --------------------------------------------------------------- transient
+def _lockin_window(omega_a: float, omega_b: float, steps_per_period: int) -> tuple[float, int]:
+    """Common period ``T`` of both tones and the time steps in it (``steps_per_period`` per fastest period)."""
+    fast, slow = max(omega_a, omega_b), min(omega_a, omega_b)
+    if slow == 0.0:
+        return 2.0 * math.pi / fast, steps_per_period
+    ratio = Fraction(fast / slow).limit_denominator(64)
+    if abs(float(ratio) - fast / slow) > 1e-9 * fast / slow:
+        raise NetlistError(f"omega_a = {omega_a!r} and omega_b = {omega_b!r} rad/s: their ratio must be a fraction "
+                           "p/q with q <= 64 so that one lock-in window holds whole periods of both (e.g. omega_b = "
+                           "2 * omega_a)")
+    return 2.0 * math.pi * ratio.denominator / slow, steps_per_period * ratio.numerator
+
+
+def _transient(dyn: _Dynamics, f_a: NDArray, f_b: NDArray, omega_a: float, omega_b: float,
+               readout: sp.csr_matrix, periods: int, settle: int, steps_per_period: int) -> NDArray:
+    """Lock-in coefficients ``(2, n_readout)`` at ``(ω_A, ω_B)`` of ``readout @ u(t)`` from time stepping.
+
+    Newmark's average-acceleration (trapezoidal) scheme, second order and
+    unconditionally stable, starts from static equilibrium under the forces
+    at ``t = 0`` at rest; ``settle`` common periods let the start-up
+    transient decay before ``periods`` common periods are demodulated.
+    """
+    T, n_window = _lockin_window(omega_a, omega_b, steps_per_period)
+    dt = T / n_window
+    lu = splu(sp.csc_matrix(dyn.K + (2.0 / dt) * dyn.C + sp.diags((4.0 / dt**2) * dyn.M)))
+    u = dyn.respond(f_a + f_b, 0.0)
+    v = np.zeros_like(u)
+    a = np.zeros_like(u)
+    start, total = settle * n_window, (settle + periods) * n_window
+    record = np.empty((total - start + 1, readout.shape[0]))
+    if start == 0:
+        record[0] = readout @ u
+    for n in range(1, total + 1):
+        t = n * dt
+        f = f_a * math.cos(omega_a * t) + f_b * math.cos(omega_b * t)
+        rhs = f + dyn.M * ((4.0 / dt**2) * u + (4.0 / dt) * v + a) + dyn.C @ ((2.0 / dt) * u + v)
+        u_new = lu.solve(rhs)
+        a = (4.0 / dt**2) * (u_new - u) - (4.0 / dt) * v - a
+        v = (2.0 / dt) * (u_new - u) - v
+        u = u_new
+        if n >= start:
+            record[n - start] = readout @ u
+    t = (start + np.arange(len(record))) * dt
+    return lockin(record, t, [omega_a / (2.0 * math.pi), omega_b / (2.0 * math.pi)], window=periods * T)
+
+
+# -------------------------------------------------------------------- FP
+def _count(value: Any, name: str, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        raise NetlistError(f"{name} = {value!r} must be an integer >= {least}")
+    return int(value)
+
+
+def _check_fp_args(alpha: float, beta: float, omega_a: float, omega_b: float, solver: str) -> None:
+    if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta > 0):
+        raise NetlistError(f"beta = {beta!r} must be a finite number > 0 (the error-force amplitude)")
+    if not (isinstance(alpha, (int, float)) and math.isfinite(alpha)):
+        raise NetlistError(f"alpha = {alpha!r} must be a finite number (the learning rate)")
+    for name, omega in (("omega_a", omega_a), ("omega_b", omega_b)):
+        if not (isinstance(omega, (int, float)) and math.isfinite(omega) and omega >= 0):
+            raise NetlistError(f"{name} = {omega!r} must be a finite angular frequency >= 0 (rad/s; 0 = static)")
+    if solver not in ELASTIC_SOLVERS:
+        raise NetlistError(f"unknown elastic FP solver {solver!r} (available: {', '.join(ELASTIC_SOLVERS)})")
+    if solver == "transient" and omega_a == omega_b:
+        raise NetlistError(f"omega_a = omega_b = {omega_a!r} rad/s: the transient experiment separates the two "
+                           "signals by frequency, so they must differ (e.g. omega_b = 2 * omega_a, or omega_a = 0)")
+    if solver == "transient":
+        _lockin_window(omega_a, omega_b, 1)  # the two tones must share a lock-in window
+
+
+def elastic_fp_update(
+    system: System,
+    k: ArrayLike | None = None,
+    *,
+    forces: ArrayLike,
+    pinned: Sequence[str],
+    outputs: ElasticOutputs | Iterable[tuple],
+    targets: ArrayLike,
+    alpha: float,
+    beta: float,
+    omega_a: float,
+    omega_b: float,
+    solver: str = "phasor",
+    masses: ArrayLike | None = None,
+    damping: ArrayLike | None = None,
+    drag: ArrayLike | None = None,
+    cost: Cost = SQUARED_ERROR,
+    periods: int = 1,
+    settle: int = 4,
+    steps_per_period: int = 128,
+) -> FPUpdate:
+    """One elastic frequency-propagation step: extension coefficients per spring and the stiffness update.
+
+    Parameters
+    ----------
+    system : System
+        Elastic network.
+    k : array_like, optional
+        Spring stiffnesses (N/m), default the netlist's.
+    forces : array_like, shape (n_nodes, d)
+        Activation force amplitudes (N), applied as ``forces cos(ω_A t)``.
+    pinned, outputs, targets, cost
+        As in :func:`elastic_gradient`.
+    alpha : float
+        Learning rate: ``Δk = -α dC/dk`` when FP is exact.
+    beta : float
+        Error-force amplitude per unit ``∂C/∂y`` (N/m for the squared
+        error), > 0. The network is linear, so β only scales the error
+        signal.
+    omega_a, omega_b : float
+        Angular frequencies (rad/s) of the activation and the error
+        (0 = static). The phasor path accepts equal values (it solves each
+        tone on its own); the transient experiment needs them distinct, in
+        a ratio ``p/q`` with ``q <= 64``.
+    solver : {"phasor", "transient"}
+        ``"phasor"``: the complex steady state ``(K - ω²M + jωΓ)⁻¹ F`` of
+        each tone, whose real part is the in-phase coefficient.
+        ``"transient"``: integrate the dynamics with both tones (Newmark
+        average acceleration, from static equilibrium at rest) and
+        lock-in demodulate every spring's extension; the activation output
+        coefficient that sets the error forces comes from a first run with
+        the activation alone. Needs damping for the start-up transient to
+        decay within ``settle`` periods.
+    masses : float or array_like of shape (n_nodes,), optional
+        Node masses (kg), default 1.
+    damping : float or array_like of shape (n_springs,), optional
+        Dashpot coefficient in parallel with each spring (N·s/m), default 0.
+    drag : float or array_like of shape (n_nodes,), optional
+        Drag of each node against the fixed frame (N·s/m), default 0.
+    periods, settle : int, optional
+        Transient only: common periods of the two tones demodulated, and
+        discarded before.
+    steps_per_period : int, optional
+        Transient only: time steps per period of the faster tone.
+
+    Returns
+    -------
+    FPUpdate
+        ``delta_g`` is the stiffness update ``Δk`` (N/m) per spring;
+        ``dv_a``/``dv_b`` (shape (1, n_springs)) the extension coefficients
+        ``ΔE^A``, ``ΔE^B`` (m); ``gradient.grad = ΔE^A ΔE^B / β``;
+        ``gradient.states`` the in-phase activation displacements
+        (n_nodes, d) from the phasor solve; ``gradient.cost`` the cost of
+        the activation's output coefficients; ``gradient.info`` holds
+        ``omega_min`` (lowest eigenfrequency),
+        ``frequency_ratio`` (``max(ω_A, ω_B)/ω_min``), the activation
+        ``outputs`` and the ``error_forces``.
+
+    Warns
+    -----
+    QuasiStaticWarning
+        ``max(ω_A, ω_B) > QUASI_STATIC_RATIO · ω_min``.
+
+    Raises
+    ------
+    NetlistError
+        Bad arguments (``beta <= 0``, negative frequencies, unknown nodes,
+        ...) or a floppy network.
+
+    Examples
+    --------
+    A static activation and a slow error tone give the exact gradient up
+    to ``O((ω_B/ω_min)²)``:
+
+    >>> import numpy as np, physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.nodes(["p", "q", "m"], [(0.0, 0.0), (1.0, 1.0), (1.0, 0.0)]).tolist()
+    [1, 2, 3]
+    >>> net.spring("S1", "m", "p", k=2.0); net.spring("S2", "m", "q", k=5.0)
+    >>> system = net.compile()
+    >>> f = np.zeros((4, 2)); f[3] = (1.0, 1.0)
+    >>> task = dict(forces=f, pinned=["p", "q"], outputs=[("node", "m", "x")], targets=[0.0])
+    >>> step = elastic_fp_update(system, **task, alpha=0.1, beta=1e-3, omega_a=0.0, omega_b=1e-3)
+    >>> exact = elastic_gradient(system, **task).grad
+    >>> bool(np.allclose(step.delta_g, -0.1 * exact, rtol=1e-6)), round(step.gradient.info["omega_min"], 6)
+    (True, 1.414214)
+    """
+    _check_fp_args(alpha, beta, omega_a, omega_b, solver)
+    periods = _count(periods, "periods", 1)
+    settle = _count(settle, "settle", 0)
+    steps_per_period = _count(steps_per_period, "steps_per_period", 8)
+    problem = _prepare(system, k, forces, pinned, outputs, targets, cost)
+    dyn = _dynamics(system, problem.free, problem.k, masses, damping, drag)
+    omega_min = _lowest_frequency(dyn)
+    ratio = _warn_if_dynamic(omega_a, omega_b, omega_min)
+    f_a = problem.forces.reshape(-1)[problem.free]
+    if solver == "phasor":
+        u_a = dyn.respond(f_a, omega_a).real  # in-phase coefficient of the cos(ω_A t) drive
+        y = problem.R @ u_a
+        f_err = problem.error_forces(y, beta)
+        u_b = dyn.respond(f_err.reshape(-1)[problem.free], omega_b).real
+        de_a, de_b = problem.E @ u_a, problem.E @ u_b
+        states = problem.full(u_a)
+    else:
+        zero = np.zeros_like(f_a)
+        y = _transient(dyn, f_a, zero, omega_a, omega_b, problem.R, periods, settle, steps_per_period)[0].real
+        f_err = problem.error_forces(y, beta)
+        f_b = f_err.reshape(-1)[problem.free]
+        de_a, de_b = _transient(dyn, f_a, f_b, omega_a, omega_b, problem.E, periods, settle, steps_per_period).real
+        states = problem.full(dyn.respond(f_a, omega_a).real)
+    grad = de_a * de_b / beta
+    info = {"solver": solver, "beta": beta, "omega_a": omega_a, "omega_b": omega_b, "omega_min": omega_min,
+            "frequency_ratio": ratio, "outputs": y, "error_forces": f_err, "dv_a": de_a[None], "dv_b": de_b[None]}
+    estimate = GradientResult(grad, float(cost.value(y, problem.targets)), "fp", tuple(system["spring"].names),
+                              states, info)
+    return FPUpdate(-alpha * grad, estimate, de_a[None], de_b[None], alpha, beta, solver)
