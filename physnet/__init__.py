@@ -17,8 +17,22 @@ Examples
 from physnet import generators
 from physnet.learning import fp_update, gradient
 from physnet.netlist import Netlist
-from physnet.solvers.dc import DCResult, NewtonOptions, solve_dc
-from physnet.solvers.elastic import ElasticResult, solve_elastic
+from physnet.solvers import (
+    ACResult,
+    DCResult,
+    ElasticResult,
+    HBOptions,
+    HBResult,
+    NewtonOptions,
+    NoiseSpec,
+    TransientResult,
+    lockin,
+    solve_ac,
+    solve_dc,
+    solve_elastic,
+    solve_hb,
+    solve_transient,
+)
 from physnet.spice import read_spice, write_spice
 from physnet.system import System
 
@@ -29,6 +43,15 @@ __all__ = [
     "solve_dc",
     "DCResult",
     "NewtonOptions",
+    "solve_ac",
+    "ACResult",
+    "solve_transient",
+    "TransientResult",
+    "NoiseSpec",
+    "lockin",
+    "solve_hb",
+    "HBResult",
+    "HBOptions",
     "solve_elastic",
     "ElasticResult",
     "read_spice",

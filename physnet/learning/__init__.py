@@ -1,9 +1,38 @@
-"""Learning rules on physical networks: exact gradients, frequency propagation, EP, ..."""
+"""Learning rules on physical networks: exact gradients, frequency propagation (electric, elastic, flow), EP."""
 
 from physnet.learning.costs import SQUARED_ERROR, Cost, SquaredError
-from physnet.learning.fp import FPUpdate, fp_update
+from physnet.learning.elastic import (
+    ElasticOutputs,
+    QuasiStaticWarning,
+    elastic_fp_update,
+    elastic_gradient,
+    elastic_modes,
+)
+from physnet.learning.flow import chemical_concentration, chemical_update, flow_gradient
+from physnet.learning.fp import FPUpdate, fp_estimate, fp_update
+from physnet.learning.fp_tones import FPTones, fp_tones
 from physnet.learning.gradient import GradientResult, gradient
 from physnet.learning.problem import Problem, make_problem
 
-__all__ = ["Cost", "SquaredError", "SQUARED_ERROR", "Problem", "make_problem", "GradientResult", "gradient",
-           "FPUpdate", "fp_update"]
+__all__ = [
+    "Cost",
+    "SquaredError",
+    "SQUARED_ERROR",
+    "Problem",
+    "make_problem",
+    "GradientResult",
+    "gradient",
+    "FPUpdate",
+    "FPTones",
+    "fp_update",
+    "fp_estimate",
+    "fp_tones",
+    "elastic_gradient",
+    "elastic_fp_update",
+    "elastic_modes",
+    "ElasticOutputs",
+    "QuasiStaticWarning",
+    "flow_gradient",
+    "chemical_update",
+    "chemical_concentration",
+]

@@ -28,10 +28,12 @@ from physnet.learning.costs import SQUARED_ERROR, Cost
 from physnet.learning.problem import Problem, make_problem
 from physnet.netlist import Netlist
 from physnet.solvers.dc import NewtonOptions, solve_dc
-from physnet.solvers.linearize import linearize
+from physnet.solvers.linearize import Linearization, linearize
+from physnet.solvers.nodal import injections as source_injections
+from physnet.solvers.nodal import leaving, short_values
 from physnet.system import System
 
-__all__ = ["GradientResult", "gradient", "free_states", "small_signal", "METHODS"]
+__all__ = ["GradientResult", "gradient", "free_states", "operating_point", "small_signal", "METHODS"]
 
 METHODS = ("adjoint", "fd", "fp", "ep", "ep-centered")
 
@@ -86,14 +88,42 @@ def free_states(problem: Problem, g_all: NDArray, *, currents: NDArray | None = 
     return np.broadcast_to(v, (problem.batch, problem.system.n_nodes)).copy()
 
 
-def small_signal(problem: Problem, g_all: NDArray, v: NDArray, currents: NDArray) -> NDArray:
+def operating_point(problem: Problem, g_all: NDArray, *,
+                    options: NewtonOptions = NewtonOptions()) -> tuple[NDArray, Linearization | None]:
+    """Free states (batch, n_nodes) and, for a linear network, its factorised matrix.
+
+    A linear network is factored **once**: the factor gives the DC
+    potentials of every sample (one multi-right-hand-side solve) and is
+    returned for :func:`small_signal` to reuse. With diodes the states come
+    from Newton (one per sample) and ``None`` is returned: each sample's
+    Jacobian differs.
+    """
+    system = problem.system
+    if system.has("diode"):
+        return free_states(problem, g_all, options=options), None
+    lin = linearize(system, np.zeros(system.n_nodes), g_all, gmin=options.gmin)
+    op = lin.op
+    E = short_values(system, op.reduction, problem.v_sources)
+    held = op.reduction.potentials(np.zeros(E.shape[:-1] + (op.reduction.n_free,)), E)  # sources on, free nodes 0
+    currents = source_injections(system, problem.i_sources) - leaving(system.n_nodes, op.a, op.b,
+                                                                      op.edge_flows(lin.weights, held))
+    currents = np.broadcast_to(currents, (problem.batch, system.n_nodes))
+    v = np.broadcast_to(held, (problem.batch, system.n_nodes)) + lin.respond(np.ascontiguousarray(currents.T)).T
+    return v, lin
+
+
+def small_signal(problem: Problem, g_all: NDArray, v: NDArray, currents: NDArray,
+                 shared: Linearization | None = None) -> NDArray:
     """Response ``J⁻¹ δi`` of every sample to its node currents, shape (batch, n_nodes).
 
     A linear network shares one factorization across the batch (multi
-    right-hand side); with diodes each sample is linearised at its own state.
+    right-hand side): pass the one :func:`operating_point` returned as
+    ``shared`` and nothing is refactored. With diodes each sample is
+    linearised at its own state (one numeric factorization each).
     """
     if not problem.system.has("diode"):
-        return linearize(problem.system, v[0], g_all).respond(currents.T).T
+        lin = shared if shared is not None else linearize(problem.system, v[0], g_all)
+        return lin.respond(np.ascontiguousarray(currents.T)).T
     out = np.empty_like(currents)
     for s in range(problem.batch):
         out[s] = linearize(problem.system, v[s], g_all).respond(currents[s])
@@ -101,11 +131,12 @@ def small_signal(problem: Problem, g_all: NDArray, v: NDArray, currents: NDArray
 
 
 def _adjoint(problem: Problem, g_all: NDArray, options: NewtonOptions) -> GradientResult:
-    v = free_states(problem, g_all, options=options)
-    lam = small_signal(problem, g_all, v, -problem.error_currents(v, 1.0))  # λ = J⁻¹ ∂C/∂v
+    v, shared = operating_point(problem, g_all, options=options)
+    lam = small_signal(problem, g_all, v, -problem.error_currents(v, 1.0), shared)  # λ = J⁻¹ ∂C/∂v
     grad = -np.mean(problem.drops(lam) * problem.drops(v), axis=0)
     return GradientResult(grad, float(np.mean(problem.costs(v))), "adjoint", problem.edge_names, v,
-                          {"solves": "newton + 1 linear solve per sample"})
+                          {"solves": "newton + 1 factorization per sample" if shared is None
+                           else "one factorization for the states and the adjoint"})
 
 
 def _finite_differences(problem: Problem, g_all: NDArray, step: float, options: NewtonOptions) -> GradientResult:

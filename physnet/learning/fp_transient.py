@@ -1,0 +1,135 @@
+"""Frequency propagation in the time domain: the laboratory experiment, then lock-in.
+
+For every sample the sources carry the activation (their values at DC, or
+``x cos(2π f_A t)``), the error current ``e cos(2π f_B t)`` is injected at
+the outputs through :func:`physnet.solvers.transient.solve_transient`'s
+``extra_currents``, the network is integrated for ``settle + periods``
+common periods ``1/f0`` with ``steps_per_period`` steps per period of the
+faster tone, and every trainable edge's drop is demodulated
+(:func:`physnet.solvers.lockin.lockin`) over the last ``periods`` common
+periods: a whole number of periods of *both* tones, so the two separate
+exactly (up to the network's own transients and noise). The DC coefficient
+is the mean. Only the edges' terminals (and the outputs) are recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from types import MappingProxyType
+
+import numpy as np
+from numpy.typing import NDArray
+
+from physnet.elements.table import WAVE_DC, WAVE_SIN, ElementTable
+from physnet.learning.fp_tones import FPTones
+from physnet.learning.fp_hb import sample_sources
+from physnet.learning.gradient import free_states
+from physnet.learning.problem import Problem
+from physnet.solvers.dc import NewtonOptions
+from physnet.solvers.lockin import lockin
+from physnet.solvers.transient import NoiseSpec, TransientResult, solve_transient
+from physnet.system import System
+
+__all__ = ["transient_coefficients", "driven_system"]
+
+
+def _driven_table(table: ElementTable, values: NDArray, f_a: float) -> ElementTable:
+    columns = {name: np.array(column) for name, column in table.values.items()}
+    if f_a == 0.0:
+        columns["wave"][:] = WAVE_DC
+        columns["dc"][:] = values
+    else:  # x cos(2π f_A t) = SIN(0, x, f_A, 0, 0, 90°)
+        columns["wave"][:] = WAVE_SIN
+        columns["dc"][:] = 0.0
+        for name, value in (("sin_offset", 0.0), ("sin_amplitude", values), ("sin_freq", f_a), ("sin_delay", 0.0),
+                            ("sin_damping", 0.0), ("sin_phase", 90.0)):
+            columns[name][:] = value
+    return ElementTable.build(table.spec, table.names, table.a, table.b, columns)
+
+
+def driven_system(system: System, v_sources: NDArray, i_sources: NDArray, f_a: float) -> System:
+    """``system`` with its sources set to the activation: DC values, or ``x cos(2π f_a t)``.
+
+    Returns ``system`` itself when it already is (so its cached operators
+    are reused).
+
+    Examples
+    --------
+    >>> import numpy as np, physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.vsource("V1", "a", "0", dc=1.0)
+    >>> net.resistor("R1", "a", "0", r=1.0)
+    >>> system = net.compile()
+    >>> driven_system(system, np.array([1.0]), np.zeros(0), 0.0) is system
+    True
+    >>> table = driven_system(system, np.array([2.0]), np.zeros(0), 50.0)["vsource"]
+    >>> table["sin_amplitude"], table["sin_freq"], table["sin_phase"]
+    (array([2.]), array([50.]), array([90.]))
+    """
+    tables = dict(system.elements)
+    changed = False
+    for kind, values in (("vsource", v_sources), ("isource", i_sources)):
+        table = system[kind]
+        if not len(table):
+            continue
+        if f_a == 0.0 and np.all(table["wave"] == WAVE_DC) and np.array_equal(table["dc"], values):
+            continue
+        tables[kind] = _driven_table(table, values, f_a)
+        changed = True
+    return replace(system, elements=MappingProxyType(tables)) if changed else system
+
+
+def _tone(current: NDArray, f: float) -> Callable[[NDArray], NDArray]:
+    """``extra_currents`` callable: node currents ``current cos(2π f t)``."""
+    return lambda t: np.cos(2.0 * np.pi * f * np.asarray(t))[:, None] * current[None, :]
+
+
+def _run(system: System, g_all: NDArray, tones: FPTones, periods: int, settle: int, steps: int,
+         record: str | Sequence[str], extra: Callable[[NDArray], NDArray] | None, noise: NoiseSpec | None,
+         rng: np.random.Generator, options: NewtonOptions) -> TransientResult:
+    """Integrate ``settle + periods`` common periods, ``steps`` per period of the faster tone."""
+    n = steps * tones.fastest  # time steps per common period
+    step = tones.period / n
+    return solve_transient(system, step, (settle + periods) * n * step, g=g_all, extra_currents=extra, noise=noise,
+                           seed=rng, record=record, options=options)
+
+
+def transient_coefficients(problem: Problem, g_all: NDArray, beta: float, tones: FPTones, periods: int, settle: int,
+                           steps: int, noise: NoiseSpec | None, seed: int | np.random.Generator | None,
+                           options: NewtonOptions) -> tuple[NDArray, NDArray, NDArray, dict]:
+    """Activation states and per-edge coefficients ``(v, ΔV^A, ΔV^B, info)`` from transient runs and lock-in.
+
+    ``v`` (batch, n_nodes): the DC operating points (DC activation) or the
+    in-phase ``f_A`` coefficients of every node from an activation-only run.
+    """
+    system = problem.system
+    rng = np.random.default_rng(seed)
+    window = periods * tones.period
+    freqs = [tones.f_a, tones.f_b]
+    drives = [driven_system(system, *sample_sources(problem, s), tones.f_a) for s in range(problem.batch)]
+    if tones.f_a == 0.0:
+        v = free_states(problem, g_all, options=options)
+    else:
+        free = (_run(d, g_all, tones, periods, settle, steps, "nodes", None, noise, rng, options) for d in drives)
+        v = np.stack([lockin(res.v, res.t, tones.f_a, window=window).real for res in free])
+    errors = problem.error_currents(v, beta)
+    table = system["resistor"]
+    a, b = table.a[problem.trainable], table.b[problem.trainable]
+    nodes = np.unique(np.concatenate([a, b]))
+    column = np.zeros(system.n_nodes, dtype=np.int64)
+    column[nodes] = np.arange(len(nodes))
+    record = [system.node_names[i] for i in nodes]
+    dv_a = np.empty((problem.batch, len(problem.trainable)))
+    dv_b = np.empty_like(dv_a)
+    steps_run = 0
+    for s, drive in enumerate(drives):
+        res = _run(drive, g_all, tones, periods, settle, steps, record, _tone(errors[s], tones.f_b), noise, rng,
+                   options)
+        drops = res.v[:, column[a]] - res.v[:, column[b]]
+        X = lockin(drops, res.t, freqs, window=window)
+        dv_a[s], dv_b[s] = X[0].real, X[1].real
+        steps_run += len(res.t) - 1
+    return v, dv_a, dv_b, {"periods": periods, "settle": settle, "steps_per_period": steps,
+                           "step": float(res.step), "time_steps": steps_run}
+
