@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.physnet-installed
-EXTRAS := test,fast
+EXTRAS := test,fast,dask
 
 .PHONY: demo test install ngspice bench clean
 

@@ -15,7 +15,7 @@ Examples
 """
 
 from physnet import generators
-from physnet.learning import fp_update, gradient
+from physnet.learning import fp_update, gradient, make_rule, train
 from physnet.netlist import Netlist
 from physnet.solvers import (
     ACResult,
@@ -58,5 +58,7 @@ __all__ = [
     "write_spice",
     "gradient",
     "fp_update",
+    "train",
+    "make_rule",
 ]
 __version__ = "0.1.0"

@@ -1,4 +1,5 @@
-"""Learning rules on physical networks: exact gradients, frequency propagation (electric, elastic, flow), EP."""
+"""Learning rules on physical networks: exact gradients, frequency propagation (electric, elastic, flow),
+EP, coupled learning, perturbative rules; optimizers and the training loop."""
 
 from physnet.learning.costs import SQUARED_ERROR, Cost, SquaredError
 from physnet.learning.elastic import (
@@ -12,7 +13,10 @@ from physnet.learning.flow import chemical_concentration, chemical_update, flow_
 from physnet.learning.fp import FPUpdate, fp_estimate, fp_update
 from physnet.learning.fp_tones import FPTones, fp_tones
 from physnet.learning.gradient import GradientResult, gradient
+from physnet.learning.optimizers import SGD, Adam, Momentum, make_optimizer
 from physnet.learning.problem import Problem, make_problem
+from physnet.learning.rules import Estimate, make_rule
+from physnet.learning.train import Dataset, Decorrelation, EarlyStopping, TrainResult, train
 
 __all__ = [
     "Cost",
@@ -35,4 +39,15 @@ __all__ = [
     "flow_gradient",
     "chemical_update",
     "chemical_concentration",
+    "Estimate",
+    "make_rule",
+    "SGD",
+    "Momentum",
+    "Adam",
+    "make_optimizer",
+    "train",
+    "TrainResult",
+    "Dataset",
+    "EarlyStopping",
+    "Decorrelation",
 ]

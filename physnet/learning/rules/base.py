@@ -1,0 +1,161 @@
+"""What every learning rule returns, and the helpers the rules share.
+
+A rule is a small frozen object holding its hyperparameters (nudge
+amplitudes, perturbation sizes, codes). Its :meth:`Rule.estimate` turns a
+:class:`~physnet.learning.problem.Problem` (network, outputs, targets and a
+batch of inputs) and the trainable conductances ``g`` into an
+:class:`Estimate` of ``dC/dg``, averaged over the batch, plus what the
+estimate cost physically: how many network states had to settle and how much
+power the network dissipated in each of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from physnet.errors import NetlistError
+from physnet.learning.gradient import free_states, operating_point
+from physnet.learning.problem import Problem
+from physnet.solvers.dc import NewtonOptions
+
+__all__ = ["Estimate", "Rule", "conductances", "resistive_power", "cosine"]
+
+
+@dataclass(frozen=True, eq=False)
+class Estimate:
+    """A gradient estimate ``dC/dg`` with its physical cost.
+
+    Attributes
+    ----------
+    grad : ndarray, shape (n_trainable,)
+        Estimate of ``dC/dg`` for every trainable conductance, mean over the
+        batch; a descent direction, so ``g - lr * grad`` lowers the cost.
+    cost : float
+        Mean cost of the free state.
+    rule : str
+        Registered name of the rule.
+    phases : int
+        Network states settled per sample (free state included).
+    power : mapping of str to float
+        Mean resistive power ``Σ g ΔV²`` (W) over all resistors in each kind
+        of phase (``"free"``, ``"nudged"``, ``"perturbed"``, ...), averaged over
+        samples (and over perturbations).
+    energy : float
+        Sum of the power of every phase solved, per sample (J per unit phase
+        duration): the dissipation of one estimate.
+    amplitudes : mapping of str to float
+        The rule's signal amplitudes (``beta``, ``eta``, ``sigma``, ...) and
+        ``signal_rms``, the RMS change of the trainable edges' voltage drops
+        the rule reads (V).
+    states : ndarray, shape (batch, n_nodes)
+        Free-state node potentials.
+    info : mapping
+        Rule-specific diagnostics.
+    """
+
+    grad: NDArray[np.float64]
+    cost: float
+    rule: str
+    phases: int
+    power: Mapping[str, float]
+    energy: float
+    amplitudes: Mapping[str, float]
+    states: NDArray[np.float64]
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Rule(Protocol):
+    """A learning rule: hyperparameters plus ``estimate``.
+
+    Deterministic rules ignore ``rng``; perturbative rules require it.
+    """
+
+    name: ClassVar[str]
+
+    def estimate(self, problem: Problem, g: NDArray, *, rng: np.random.Generator | None = None) -> Estimate: ...
+
+
+def conductances(problem: Problem, g: NDArray) -> NDArray[np.float64]:
+    """Every resistor's conductance: the system's values with the trainable ones replaced by ``g``.
+
+    Examples
+    --------
+    >>> import physnet as pn
+    >>> from physnet.learning.problem import make_problem
+    >>> net = pn.Netlist()
+    >>> net.vsource("V1", "in", "0", dc=1.0)
+    >>> net.resistors(["R1", "R2"], ["in", "out"], ["out", "0"], g=[1.0, 3.0])
+    >>> conductances(make_problem(net, ["out"], [0.0], trainable="R2"), [5.0]).tolist()
+    [1.0, 5.0]
+    """
+    g_all = np.array(problem.system["resistor"]["g"], dtype=np.float64)
+    g = np.asarray(g, dtype=np.float64)
+    if g.shape != problem.trainable.shape:
+        raise NetlistError(f"g: expected {len(problem.trainable)} trainable conductances, got shape {g.shape}")
+    g_all[problem.trainable] = g
+    return g_all
+
+
+def resistive_power(problem: Problem, g_all: NDArray, v: NDArray) -> float:
+    """Power ``Σ_j g_j ΔV_j²`` dissipated in all resistors (W), mean over the leading axes of ``v``.
+
+    Examples
+    --------
+    >>> import numpy as np, physnet as pn
+    >>> from physnet.learning.problem import make_problem
+    >>> net = pn.Netlist()
+    >>> net.vsource("V1", "in", "0", dc=1.0)
+    >>> net.resistors(["R1", "R2"], ["in", "out"], ["out", "0"], g=[1.0, 1.0])
+    >>> p = make_problem(net, ["out"], [0.0])
+    >>> resistive_power(p, np.array([1.0, 1.0]), np.array([[0.0, 1.0, 0.5]]))
+    0.5
+    """
+    table = problem.system["resistor"]
+    drops = v[..., table.a] - v[..., table.b]
+    return float(np.mean(np.sum(g_all * drops**2, axis=-1)))
+
+
+def cosine(a: NDArray, b: NDArray) -> float:
+    """Cosine of the angle between two gradient vectors (0 if either is zero).
+
+    Examples
+    --------
+    >>> cosine(np.array([1.0, 0.0]), np.array([1.0, 1.0]))
+    0.7071067811865475
+    """
+    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(np.dot(a, b) / norm) if norm > 0 else 0.0
+
+
+def rms(x: NDArray) -> float:
+    """Root mean square of an array (0 for an empty one)."""
+    return float(np.sqrt(np.mean(np.square(x)))) if np.size(x) else 0.0
+
+
+def positive(name: str, value: float) -> None:
+    """Raise unless ``value`` is a finite number > 0 (hyperparameter check)."""
+    if not (np.isfinite(value) and value > 0):
+        raise NetlistError(f"{name} = {value!r} must be a finite number > 0")
+
+
+def require_rng(rule: str, rng: np.random.Generator | None) -> np.random.Generator:
+    """The generator a perturbative rule draws from; refusing ``None`` keeps runs reproducible."""
+    if rng is None:
+        raise NetlistError(f"rule {rule!r} draws random perturbations: pass rng=np.random.default_rng(seed)")
+    return rng
+
+
+def equilibrium(problem: Problem, g_all: NDArray, initial: NDArray, options: NewtonOptions) -> NDArray:
+    """Free states (batch, n_nodes) at conductances ``g_all``: Newton warm-started from ``initial`` with diodes.
+
+    A linear network takes one factorization and one multi-right-hand-side
+    solve (:func:`~physnet.learning.gradient.operating_point`).
+    """
+    if problem.system.has("diode"):
+        return free_states(problem, g_all, initial=initial, options=options)
+    return operating_point(problem, g_all, options=options)[0]
