@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from operator import itemgetter
 
 import numpy as np
 from numpy.typing import NDArray
@@ -53,11 +55,12 @@ class Problem:
         """Number of samples."""
         return self.targets.shape[0]
 
-    @property
+    @cached_property
     def edge_names(self) -> tuple[str, ...]:
         """Names of the trainable resistors."""
         names = self.system["resistor"].names
-        return tuple(names[i] for i in self.trainable)
+        pick = itemgetter(*self.trainable.tolist())
+        return pick(names) if len(self.trainable) > 1 else (pick(names),)
 
     def sample_inputs(self, s: int) -> dict[str, NDArray | None]:
         """Source values of sample ``s`` as keyword arguments of :func:`physnet.solve_dc`."""
@@ -82,12 +85,20 @@ class Problem:
         return self.cost.value(v[..., self.outputs], self.targets)
 
 
+@lru_cache(maxsize=8)
+def _prefixed(system: System, prefix: str) -> NDArray[np.int64]:
+    # Training loops rebuild problems every step: scan 10⁵ names once per system.
+    index = np.flatnonzero([n.startswith(prefix) for n in system["resistor"].names])
+    index.flags.writeable = False
+    return index
+
+
 def _trainable(system: System, trainable) -> NDArray[np.int64]:
     names = system["resistor"].names
     if trainable is None:
         index = np.arange(len(names))
     elif isinstance(trainable, str):
-        index = np.array([i for i, n in enumerate(names) if n.startswith(trainable)], dtype=np.int64)
+        index = _prefixed(system, trainable)
     else:
         index = np.asarray(trainable, dtype=np.int64)
     if index.size == 0:
