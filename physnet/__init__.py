@@ -33,7 +33,7 @@ from physnet.solvers import (
     solve_hb,
     solve_transient,
 )
-from physnet.spice import read_spice, write_spice
+from physnet.spice import CheckResult, check, read_spice, write_spice
 from physnet.system import System
 
 __all__ = [
@@ -56,6 +56,8 @@ __all__ = [
     "ElasticResult",
     "read_spice",
     "write_spice",
+    "check",
+    "CheckResult",
     "gradient",
     "fp_update",
     "train",

@@ -1,13 +1,15 @@
 """The ``physnet`` command.
 
 Bad input exits with status 2 and a one-line message on stderr (no
-traceback); a solver that does not converge exits with status 1.
+traceback); a solver that does not converge, or a ``check`` outside its
+tolerance, exits with status 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 
@@ -16,21 +18,49 @@ from physnet.errors import ConvergenceError, PhysnetError
 __all__ = ["main", "build_parser"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr and exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``physnet`` command (all subcommands)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="physnet",
         description="Simulate and train physical-learning networks; cross-check them against ngspice.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    solve = sub.add_parser("solve", help="solve a SPICE netlist (DC operating point)",
+    solve = sub.add_parser("solve", help="solve a SPICE netlist (operating point, AC or transient)",
                            description="Solve a SPICE netlist with physnet and print node voltages and "
-                                       "voltage-source currents.")
+                                       "voltage-source currents (AC values as complex phasors).")
     solve.add_argument("netlist", help="SPICE netlist (.cir)")
-    solve.add_argument("--op", action="store_true", help="DC operating point (the default)")
+    which = solve.add_mutually_exclusive_group()
+    which.add_argument("--op", action="store_true", help="DC operating point (the default)")
+    which.add_argument("--ac", nargs="+", type=_frequency, metavar="HZ", help="small-signal AC at these frequencies")
+    which.add_argument("--tran", nargs=2, type=_seconds, metavar=("STEP", "STOP"),
+                       help="transient analysis with a fixed step from 0 to STOP")
     solve.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     solve.set_defaults(run=_solve)
+
+    check = sub.add_parser("check", help="solve a netlist with physnet and with ngspice and compare every node",
+                           description="Run the same analysis in physnet and in ngspice (tight tolerances) and "
+                                       "compare every node voltage; exit status 1 when a difference is outside "
+                                       "the tolerance.")
+    check.add_argument("netlist", help="SPICE netlist (.cir)")
+    check.add_argument("--analysis", choices=("op", "ac", "tran"), default="op", help="which analysis (default op)")
+    check.add_argument("--freqs", nargs="+", type=_frequency, metavar="HZ",
+                       help="AC frequencies (default: the netlist's .ac sweep)")
+    check.add_argument("--tran", nargs=2, type=_seconds, metavar=("STEP", "STOP"),
+                       help="transient step and stop time (default: the netlist's .tran)")
+    check.add_argument("--atol", type=float, default=None, help="absolute tolerance (V)")
+    check.add_argument("--rtol", type=float, default=None, help="relative tolerance")
+    check.add_argument("--engine", choices=("batch", "shared", "auto"), default="batch",
+                       help="run ngspice as a subprocess (batch, default) or as the shared library")
+    check.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    check.set_defaults(run=_check)
 
     grad = sub.add_parser("gradcheck", help="compare gradient methods (FP, adjoint, EP, finite differences)",
                           description="dC/dg of C = ½Σ(v_out - y)² for the resistors of a netlist, by several "
@@ -52,22 +82,83 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} {text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{what} {text!r} must be a finite number > 0")
+    return value
+
+
+def _frequency(text: str) -> float:
+    return _positive(text, "frequency")
+
+
+def _seconds(text: str) -> float:
+    return _positive(text, "time")
+
+
 def _solve(args: argparse.Namespace) -> int:
-    from physnet.solvers.dc import solve_dc
     from physnet.spice import read_spice
 
-    result = solve_dc(read_spice(args.netlist))
+    system = read_spice(args.netlist).compile()
+    if args.ac:
+        from physnet.solvers.phasor import solve_ac
+
+        result = solve_ac(system, args.ac)
+        keys, title = ("analysis", "freqs", "nodes", "currents"), f"AC phasors of {args.netlist}"
+    elif args.tran:
+        from physnet.solvers.transient import solve_transient
+
+        result = solve_transient(system, *args.tran)
+        keys, title = ("analysis", "time", "nodes", "currents"), f"transient of {args.netlist}, final values"
+    else:
+        from physnet.solvers.dc import solve_dc
+
+        result = solve_dc(system)
+        keys, title = ("analysis", "nodes", "currents"), f"DC operating point of {args.netlist}"
     payload = result.as_dict()
     if args.json:
-        print(json.dumps({k: payload[k] for k in ("analysis", "nodes", "currents")}))
+        print(json.dumps({k: payload[k] for k in keys}))
         return 0
-    print(f"DC operating point of {args.netlist} ({result.message}; KCL residual {result.residual:.2e} A)")
-    width = max((len(n) for n in payload["nodes"]), default=4)
-    for name, value in payload["nodes"].items():
-        print(f"  v({name}){' ' * (width - len(name))} = {value: .9e} V")
-    for name, value in payload["currents"].items():
-        print(f"  i({name}){' ' * (width - len(name))} = {value: .9e} A")
+    print(f"{title} ({result.message}; KCL residual {result.residual:.2e} A)")
+    _print_values(payload, args.ac)
     return 0
+
+
+def _print_values(payload: dict, freqs: list[float] | None) -> None:
+    """Text table of ``payload``'s nodes and currents: one column per frequency, or the last time point."""
+    width = max((len(n) for n in [*payload["nodes"], *payload["currents"]]), default=4)
+    if freqs:
+        print(" " * (width + 3) + "".join(f"{f:>28.6g} Hz" for f in freqs))
+
+    def cell(value) -> str:
+        if isinstance(value, dict):
+            return f"{value['re']: .6e}{value['im']:+.6e}j"
+        return f"{value: .9e}"
+
+    for prefix, unit, table in (("v", "V", payload["nodes"]), ("i", "A", payload["currents"])):
+        for name, value in table.items():
+            if isinstance(value, list) and freqs is None:
+                value = value[-1]  # transient: the final time point
+            cells = "  ".join(cell(v) for v in value) if isinstance(value, list) else cell(value)
+            print(f"  {prefix}({name}){' ' * (width - len(name))} = {cells} {unit}")
+
+
+def _check(args: argparse.Namespace) -> int:
+    from physnet.spice.check import check
+
+    step, stop = args.tran if args.tran else (None, None)
+    result = check(args.netlist, args.analysis, freqs=args.freqs, step=step, stop=stop, atol=args.atol,
+                   rtol=args.rtol, engine=args.engine)
+    if args.json:
+        print(json.dumps(result.as_dict()))
+    else:
+        print(f"{args.netlist}: {result.summary()}")
+        print(f"  physnet {result.seconds['physnet'] * 1e3:.1f} ms, ngspice {result.seconds['ngspice'] * 1e3:.1f} ms")
+    return 0 if result.ok else 1
 
 
 def _gradcheck(args: argparse.Namespace) -> int:
@@ -129,7 +220,10 @@ def _demo(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # usage errors (status 2) and --help (status 0)
+        return int(exc.code or 0)
     try:
         return args.run(args)
     except ConvergenceError as exc:

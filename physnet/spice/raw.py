@@ -103,7 +103,10 @@ def read_raw(path: str | Path) -> list[RawPlot]:
             pos += size
         else:
             data, pos = _ascii_values(blob, pos, n_vars, n_points, is_complex)
-        plots.append(RawPlot(header.get("plotname", ""), tuple(variables), data.copy()))
+        data = data.copy()
+        if is_complex and n_vars:
+            data[:, 0] = data[:, 0].real  # the scale (frequency) is real; ngspice leaves its imaginary part unset
+        plots.append(RawPlot(header.get("plotname", ""), tuple(variables), data))
         while pos < len(blob) and blob[pos:pos + 1] in (b"\n", b"\r"):
             pos += 1
     if not plots:

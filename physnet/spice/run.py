@@ -1,4 +1,10 @@
-"""Run ngspice in batch mode on a netlist physnet wrote, and read its raw output.
+"""Run ngspice on a netlist physnet wrote, and read its raw output.
+
+Two engines give the same :class:`NgspiceRun`: ``"batch"`` (the default)
+starts ``ngspice -b -r out.raw`` as a subprocess, ``"shared"`` runs the
+ngspice shared library in this process through PySpice
+(:mod:`physnet.spice.shared`, which says why it is not the default).
+``"auto"`` uses the shared library when it loads and batch mode otherwise.
 
 Only netlists produced by :func:`physnet.spice.format_spice` (plus analysis
 and option cards physnet writes itself) reach ngspice: no user ``.control``
@@ -21,7 +27,11 @@ from physnet.spice.raw import RawPlot, read_raw
 from physnet.spice.write import format_spice
 from physnet.system import System
 
-__all__ = ["NgspiceRun", "ngspice_path", "run_ngspice", "validation_deck", "ngspice_names", "VALIDATION_OPTIONS"]
+__all__ = ["NgspiceRun", "ngspice_path", "run_ngspice", "validation_deck", "ngspice_names", "VALIDATION_OPTIONS",
+           "ENGINES"]
+
+ENGINES = ("batch", "shared", "auto")
+"""How :func:`run_ngspice` runs ngspice (see the module docstring)."""
 
 VALIDATION_OPTIONS = ".options reltol=1e-9 abstol=1e-15 vntol=1e-12 gmin=1e-12 itl1=500"
 """Tight tolerances used when physnet validates against ngspice."""
@@ -80,23 +90,50 @@ def ngspice_path() -> str:
     return path
 
 
-def run_ngspice(netlist_text: str, *, timeout: float = 600.0, workdir: str | Path | None = None) -> NgspiceRun:
-    """Run ``ngspice -b -r out.raw`` on ``netlist_text`` and parse the raw file.
+def run_ngspice(netlist_text: str, *, timeout: float = 600.0, workdir: str | Path | None = None,
+                engine: str = "batch") -> NgspiceRun:
+    """Run ngspice on ``netlist_text`` and return every plot it wrote.
 
     Parameters
     ----------
     netlist_text : str
         A complete netlist (title line to ``.end``) written by physnet.
     timeout : float, optional
-        Seconds before ngspice is killed and :class:`NgspiceError` raised.
+        Seconds before ngspice is stopped and :class:`NgspiceError` raised.
     workdir : path, optional
-        Folder for the netlist and raw file (a temporary one by default).
+        Folder for the netlist and raw file of batch mode (a temporary one by default).
+    engine : {"batch", "shared", "auto"}, optional
+        ``ngspice -b -r out.raw`` in a subprocess, the shared library in this
+        process, or the shared library when it loads and batch mode otherwise.
+
+    Returns
+    -------
+    NgspiceRun
 
     Raises
     ------
     NgspiceError
-        ngspice is missing, timed out, failed, or wrote no raw file.
+        ngspice is missing (the message names the install command), timed
+        out, failed, or wrote no raw file.
+
+    Examples
+    --------
+    >>> deck = "divider\\nV1 a 0 DC 1\\nR1 a b 1k\\nR2 b 0 3k\\n.op\\n.end\\n"
+    >>> [float(run_ngspice(deck, engine=e).plots[0]["v(b)"][0]) for e in ("batch", "shared")]
+    [0.75, 0.75]
     """
+    if engine not in ENGINES:
+        raise NgspiceError(f"unknown ngspice engine {engine!r} ({', '.join(ENGINES)})")
+    if engine != "batch":
+        from physnet.spice.shared import run_shared, shared_available
+
+        if engine == "shared" or shared_available():
+            return run_shared(netlist_text, timeout=timeout)
+    return _run_batch(netlist_text, timeout, workdir)
+
+
+def _run_batch(netlist_text: str, timeout: float, workdir: str | Path | None) -> NgspiceRun:
+    """``ngspice -b -r out.raw circuit.cir`` in ``workdir`` (or a temporary folder)."""
     exe = ngspice_path()
     with tempfile.TemporaryDirectory(prefix="physnet-ngspice-") as tmp:
         folder = Path(workdir) if workdir is not None else Path(tmp)
