@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the main demonstration and print a short report")
     demo.add_argument("--out", default=None, help="folder for the demo's files")
     demo.set_defaults(run=_demo)
+
+    from physnet.experiments.commands import add_commands
+
+    add_commands(sub)  # run, sweep, report, export
     return parser
 
 
