@@ -9,12 +9,12 @@ training step.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from types import MappingProxyType
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from physnet.elements.table import ELEMENTS, ElementTable
 from physnet.errors import NetlistError
@@ -119,6 +119,51 @@ class System:
     def domains(self) -> frozenset[str]:
         """Physical domains present (``"electric"``, ``"elastic"``, ``"flow"``)."""
         return frozenset(ELEMENTS[k].domain for k, t in self.elements.items() if len(t))
+
+    def with_values(self, kind: str, **values: ArrayLike) -> System:
+        """The same topology with new default values for some parameters of one element kind.
+
+        Use it to freeze trained conductances or one sample's source values
+        into a system, e.g. before exporting it to SPICE. Values are checked
+        as :class:`physnet.Netlist` checks them; unchanged parameters and
+        every other table are shared, not copied.
+
+        Parameters
+        ----------
+        kind : str
+            Element kind, e.g. ``"resistor"`` or ``"vsource"``.
+        **values : array_like
+            Parameter name to one value per element of that kind (or a scalar).
+
+        Examples
+        --------
+        >>> import physnet as pn
+        >>> net = pn.Netlist()
+        >>> net.vsource("V1", "a", "0", dc=1.0)
+        >>> net.resistors(["R1", "R2"], ["a", "b"], ["b", "0"], r=[1.0, 1.0])
+        >>> trained = net.compile().with_values("resistor", g=[1.0, 3.0])
+        >>> float(pn.solve_dc(trained)["b"])
+        0.25
+        >>> trained.with_values("resistor", g=[1.0, -1.0])
+        Traceback (most recent call last):
+        ...
+        physnet.errors.NetlistError: resistor 'R2': g = -1.0 S is invalid (must be a finite number > 0)
+        """
+        from physnet.netlist import Netlist  # the builder owns the validity rules
+
+        if kind not in self.elements:
+            raise NetlistError(f"unknown element kind {kind!r} (known: {', '.join(self.elements)})")
+        table = self.elements[kind]
+        if not len(table):
+            raise NetlistError(f"the network has no {kind} elements to set {', '.join(values)} on")
+        known = [p.name for p in table.spec.params]
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise NetlistError(f"{kind}: unknown parameter {unknown[0]!r} (allowed: {', '.join(sorted(known))})")
+        merged = {p.name: values.get(p.name, table[p.name]) for p in table.spec.params}
+        checked = Netlist._check_values(table.spec, list(table.names), merged, {})
+        new_table = ElementTable.build(table.spec, table.names, table.a, table.b, checked)
+        return replace(self, elements=MappingProxyType({**self.elements, kind: new_table}))
 
     def summary(self) -> str:
         """One line per element kind present, e.g. ``"resistor: 3"``."""
