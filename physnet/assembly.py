@@ -2,9 +2,10 @@
 
 The sparsity pattern of the reduced matrix ``Pᵀ B diag(w) Bᵀ P`` depends only
 on topology, so :func:`build_pattern` computes it once (CSC index arrays plus,
-for every edge, the four slots its weight lands in). Each parameter change
-then only *scatters* new edge weights into the data array
-(:func:`scatter`, numba, with the numpy twin :func:`scatter_numpy`).
+for every edge, the four slots its weight lands in; numba, with the numpy
+twin :func:`csc_pattern_numpy`). Each parameter change then only *scatters*
+new edge weights into the data array (:func:`scatter`, numba, with the numpy
+twin :func:`scatter_numpy`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from physnet.system import System
 __all__ = [
     "Pattern",
     "build_pattern",
+    "csc_pattern_numpy",
     "scatter",
     "scatter_numpy",
     "assemble",
@@ -124,21 +126,45 @@ def build_pattern(system: System, reduction: Reduction, kinds: tuple[str, ...] |
     -------
     Pattern
     """
+    from physnet._numba import csc_pattern
+
     kinds = conductive_kinds(reduction.analysis) if kinds is None else kinds
     offsets, start = {}, 0
     for k in kinds:
         offsets[k] = (start, start + len(system[k]))
         start += len(system[k])
     a, b = edge_nodes(system, kinds)
-    n = reduction.n_free
-    ra, rb = reduction.free[a], reduction.free[b]
+    indptr, indices, diagonal, slots = csc_pattern(reduction.free[a], reduction.free[b], reduction.n_free)
+    return Pattern(tuple(kinds), offsets, reduction.n_free, indptr, indices, slots, diagonal)
+
+
+def csc_pattern_numpy(
+    ra: NDArray[np.int64], rb: NDArray[np.int64], n: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Numpy twin of the numba kernel behind :func:`build_pattern`.
+
+    Parameters
+    ----------
+    ra, rb : ndarray of int64
+        Reduced unknown of each edge's terminals, ``-1`` where fixed.
+    n : int
+        Number of unknowns.
+
+    Returns
+    -------
+    indptr, indices : ndarray of int64
+        Sorted CSC structure, diagonal included, parallel edges merged.
+    diagonal : ndarray of int64, shape (n,)
+        Data position of each diagonal entry.
+    slots : ndarray of int64, shape (4, n_edges)
+        See :class:`Pattern`.
+    """
     live_a = (ra >= 0) & (ra != rb)
     live_b = (rb >= 0) & (ra != rb)
     both = np.flatnonzero(live_a & live_b)
     # Parallel edges share an entry: deduplicate undirected pairs first (one
-    # sort of the edges), then let scipy's linear-time COO->CSC conversion
-    # place the diagonal and both triangles; the COO data records where each
-    # entry went.
+    # sort of the edges), then let scipy's COO->CSC conversion place the
+    # diagonal and both triangles; the COO data records where each entry went.
     lo, hi = np.minimum(ra[both], rb[both]), np.maximum(ra[both], rb[both])
     pairs, pair_of_edge = np.unique(lo * n + hi, return_inverse=True)
     p_lo, p_hi = pairs // max(n, 1), pairs % max(n, 1)
@@ -149,17 +175,16 @@ def build_pattern(system: System, reduction: Reduction, kinds: tuple[str, ...] |
     tagged.sort_indices()
     slot_of = np.empty(len(rows), dtype=np.int64)
     slot_of[tagged.data.astype(np.int64) - 1] = np.arange(len(rows))
-    diag_slot = slot_of[:n]
+    diagonal = slot_of[:n]
     lower, upper = slot_of[n:n + n_pairs], slot_of[n + n_pairs:]  # (hi, lo) and (lo, hi) entries
-    slots = np.full((4, len(a)), -1, dtype=np.int64)
-    slots[0, live_a] = diag_slot[ra[live_a]]
-    slots[1, live_b] = diag_slot[rb[live_b]]
+    slots = np.full((4, len(ra)), -1, dtype=np.int64)
+    slots[0, live_a] = diagonal[ra[live_a]]
+    slots[1, live_b] = diagonal[rb[live_b]]
     a_is_lo = ra[both] < rb[both]
     # (a, b) entry: row a, column b -> the (hi, lo) entry when a is the larger index
     slots[2, both] = np.where(a_is_lo, upper[pair_of_edge], lower[pair_of_edge])
     slots[3, both] = np.where(a_is_lo, lower[pair_of_edge], upper[pair_of_edge])
-    return Pattern(tuple(kinds), offsets, n, tagged.indptr.astype(np.int64), tagged.indices.astype(np.int64),
-                   slots, diag_slot)
+    return tagged.indptr.astype(np.int64), tagged.indices.astype(np.int64), diagonal, slots
 
 
 def scatter_numpy(slots: NDArray[np.int64], weights: NDArray, nnz: int) -> NDArray:

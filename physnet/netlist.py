@@ -210,12 +210,13 @@ class Netlist:
         if len(a) != count or len(b) != count:
             raise NetlistError(f"{kind}: {count} names but {len(a)} a-nodes and {len(b)} b-nodes")
         values = self._check_values(spec, names, params, _rules or {})
-        self._check_names(names)
+        unique = self._check_names(names)
         a_idx, b_idx = self._node_indices(a), self._node_indices(b)
-        self._names.update(names)
+        self._names |= unique
         self._chunks[kind].append((names, a_idx, b_idx, values))
 
-    def _check_names(self, names: list[str]) -> None:
+    def _check_names(self, names: list[str]) -> set[str]:
+        """The set of ``names``, after checking they are new, distinct, non-empty and without whitespace."""
         unique = set(names)
         if len(unique) != len(names):
             seen: set[str] = set()
@@ -226,6 +227,7 @@ class Netlist:
         bad = _bad_name(names)
         if bad is not None:
             raise NetlistError(f"element name {bad!r} must be non-empty and contain no whitespace")
+        return unique
 
     @staticmethod
     def _check_values(
@@ -402,7 +404,7 @@ class Netlist:
         for kind, chunks in self._chunks.items():
             spec = ELEMENTS[kind]
             if chunks:
-                names = [n for c in chunks for n in c[0]]
+                names = list(itertools.chain.from_iterable(c[0] for c in chunks))
                 a = np.concatenate([c[1] for c in chunks])
                 b = np.concatenate([c[2] for c in chunks])
                 values = {p.name: np.concatenate([c[3][p.name] for c in chunks]) for p in spec.params}

@@ -14,6 +14,11 @@ values and ``S`` (sparse, entries ±1) sums the sources along the tree path
 from each node to its supernode's root. The reduced matrix ``Pᵀ L P`` stays
 symmetric positive definite, so Cholesky applies, and 0 V shorts (14 208 of
 them in IBM's ibmpg1) simply merge nodes.
+
+The supernodes (:func:`component_roots`), the source forest
+(:func:`source_paths`) and the floating-node check are numba kernels in
+``O(nodes + edges)``, each with a scipy twin (``*_numpy``) that tests compare
+it with.
 """
 
 from __future__ import annotations
@@ -162,55 +167,104 @@ def reduce_sources(system: System, analysis: str = "dc") -> Reduction:
         kind, i = shorts[self_loops[0]]
         raise SourceLoopError(f"{kind} {system[kind].names[i]!r} connects node "
                               f"{system.node_names[a[self_loops[0]]]!r} to itself")
-    graph = sp.coo_matrix((np.arange(1, len(a) + 1), (a, b)), shape=(n, n)).tocsr()
-    graph = graph + graph.T
-    n_comp, labels = connected_components(graph, directed=False)
+    root = component_roots(a, b, n)
+    is_root = root == np.arange(n)
+    n_comp = int(np.count_nonzero(is_root))
     if len(a) > n - n_comp:
-        _raise_loop(system, shorts, a, b, labels, n_comp)
-
-    ground_label = labels[0]
-    roots = np.unique(labels, return_index=True)[1]  # lowest node of each component (ground's is 0)
-    comp_index = np.full(n_comp, -1)
-    comp_index[np.arange(n_comp) != ground_label] = np.arange(n_comp - 1)
-    free = np.where(labels == ground_label, -1, comp_index[labels])
-    S = _source_paths(graph, roots, a, n, len(shorts))
-    reduction = Reduction(analysis, free.astype(np.int64), n_comp - 1, shorts, S)
+        _raise_loop(system, shorts, a, b, root)
+    # Unknowns number the supernodes in order of their lowest node; ground's (root 0) has none.
+    free = (np.cumsum(is_root) - 2)[root]
+    reduction = Reduction(analysis, free, n_comp - 1, shorts, source_paths(a, b, root, n))
     _check_grounded(system, reduction)
     return reduction
 
 
-def _source_paths(graph: sp.csr_matrix, roots: NDArray, a: NDArray, n: int, n_shorts: int) -> sp.csr_matrix:
-    """``S[i, k] = ±1`` when source ``k`` lies on the tree path from node ``i`` to its root.
+def component_roots(a: NDArray[np.int64], b: NDArray[np.int64], n: int) -> NDArray[np.int64]:
+    """Lowest node of the connected component of each of ``n`` nodes joined by edges ``(a, b)``.
 
-    One breadth-first search from a virtual node joined to every component
-    root gives the source forest; ``S = Σ_d Tᵈ E`` with ``E`` the signed edge
-    from each node to its parent and ``T`` the parent map, one sparse product
-    per tree level.
+    Examples
+    --------
+    >>> component_roots(np.array([3, 1]), np.array([1, 4]), 5).tolist()
+    [0, 1, 2, 1, 1]
     """
+    from physnet._numba import component_roots as kernel
+
+    return kernel(np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64), n)
+
+
+def component_roots_numpy(a: NDArray[np.int64], b: NDArray[np.int64], n: int) -> NDArray[np.int64]:
+    """Numpy twin of :func:`component_roots` (scipy's connected components)."""
+    graph = sp.coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
+    labels = connected_components(graph, directed=False)[1]
+    return np.unique(labels, return_index=True)[1][labels]  # components are labelled in order of lowest node
+
+
+def source_paths(a: NDArray[np.int64], b: NDArray[np.int64], root: NDArray[np.int64], n: int) -> sp.csr_matrix:
+    """Source-path matrix: ``S[i, k] = ±1`` when source ``k`` lies on the path from node ``i`` to its root.
+
+    Parameters
+    ----------
+    a, b : ndarray of int64
+        Terminals of the sources (a forest: no loops).
+    root : ndarray of int64, shape (n,)
+        :func:`component_roots` of that forest.
+    n : int
+        Number of nodes.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix, shape (n, len(a))
+        ``+1`` where the path crosses source ``k`` from its ``-`` to its
+        ``+`` terminal going down from the root, ``-1`` the other way, so
+        that ``v = v[root] + S @ E``.
+    """
+    from physnet._numba import source_paths as kernel
+
+    rows, cols, signs = kernel(np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64), root, n)
+    return sp.csr_matrix((signs, (rows, cols)), shape=(n, len(a)))
+
+
+def source_paths_numpy(a: NDArray[np.int64], b: NDArray[np.int64], root: NDArray[np.int64], n: int) -> sp.csr_matrix:
+    """Numpy twin of :func:`source_paths` (scipy's breadth-first search and sparse products).
+
+    Only the sources' terminals take part: one breadth-first search from a
+    virtual node joined to every component root gives the source forest;
+    ``S = Σ_d Tᵈ E`` with ``E`` the signed edge from each node to its parent
+    and ``T`` the parent map, one sparse product per tree level.
+    """
+    n_shorts = len(a)
     if n_shorts == 0:
         return sp.csr_matrix((n, 0))
-    virtual = n
+    touched, ends = np.unique(np.concatenate([a, b]), return_inverse=True)
+    k = len(touched)
+    la, lb = ends[:n_shorts], ends[n_shorts:]
+    graph = sp.csr_matrix((np.arange(1, n_shorts + 1), (la, lb)), shape=(k, k))
+    graph = graph + graph.T
+    roots = np.flatnonzero(root[touched] == touched)
+    virtual = k
     coo = graph.tocoo()
     rows = np.concatenate([coo.row, np.full(len(roots), virtual), roots])
     cols = np.concatenate([coo.col, roots, np.full(len(roots), virtual)])
     data = np.concatenate([coo.data, np.ones(2 * len(roots))])
-    augmented = sp.csr_matrix((data, (rows, cols)), shape=(n + 1, n + 1))
+    augmented = sp.csr_matrix((data, (rows, cols)), shape=(k + 1, k + 1))
     _, pred = breadth_first_order(augmented, virtual, directed=False, return_predecessors=True)
-    child = np.flatnonzero((pred[:n] >= 0) & (pred[:n] != virtual))
+    child = np.flatnonzero((pred[:k] >= 0) & (pred[:k] != virtual))
     parent = pred[child]
     edge = np.asarray(graph[parent, child]).ravel().astype(np.int64) - 1  # data holds edge id + 1
-    sign = np.where(a[edge] == parent, -1.0, 1.0)  # v_child = v_parent - E if parent is '+'
-    step = sp.csr_matrix((sign, (child, edge)), shape=(n, n_shorts))
-    T = sp.csr_matrix((np.ones(len(child)), (child, parent)), shape=(n, n))
+    sign = np.where(la[edge] == parent, -1.0, 1.0)  # v_child = v_parent - E if parent is '+'
+    step = sp.csr_matrix((sign, (child, edge)), shape=(k, n_shorts))
+    T = sp.csr_matrix((np.ones(len(child)), (child, parent)), shape=(k, k))
     S = step
     while step.nnz:
         step = T @ step
         S = S + step
-    return S.tocsr()
+    S = S.tocoo()
+    return sp.csr_matrix((S.data, (touched[S.row], S.col)), shape=(n, n_shorts))
 
 
-def _raise_loop(system, shorts, a, b, labels, n_comp):
-    # The first edge that closes a cycle is found with a union-find pass.
+def _raise_loop(system: System, shorts: tuple[tuple[str, int], ...], a: NDArray[np.int64], b: NDArray[np.int64],
+                root: NDArray[np.int64]) -> None:
+    """Raise a SourceLoopError naming the first short that closes a loop (a plain union-find pass)."""
     parent = list(range(system.n_nodes))
 
     def find(x):
@@ -224,7 +278,7 @@ def _raise_loop(system, shorts, a, b, labels, n_comp):
         if rp == rq:
             kind, i = shorts[k]
             members = [f"{shorts[j][0]} {system[shorts[j][0]].names[shorts[j][1]]!r}"
-                       for j in range(len(a)) if labels[a[j]] == labels[p]][:6]
+                       for j in range(len(a)) if root[a[j]] == root[p]][:6]
             raise SourceLoopError(
                 f"{kind} {system[kind].names[i]!r} closes a loop of voltage sources / DC shorts "
                 f"({', '.join(members)}): the currents around it are undetermined — remove one of them"
@@ -233,21 +287,16 @@ def _raise_loop(system, shorts, a, b, labels, n_comp):
 
 
 def _check_grounded(system: System, red: Reduction) -> None:
+    """Raise a FloatingNodeError naming the nodes with no conductive path to a fixed potential."""
     m = red.n_free
-    a_list, b_list = [], []
-    for kind in conductive_kinds(red.analysis):
-        t = system[kind]
-        a_list.append(t.a)
-        b_list.append(t.b)
-    ra = np.concatenate(a_list) if a_list else np.zeros(0, np.int64)
-    rb = np.concatenate(b_list) if b_list else np.zeros(0, np.int64)
-    ra = np.where(red.free[ra] < 0, m, red.free[ra])
-    rb = np.where(red.free[rb] < 0, m, red.free[rb])
-    graph = sp.coo_matrix((np.ones(len(ra)), (ra, rb)), shape=(m + 1, m + 1))
-    n_comp, labels = connected_components(graph, directed=False)
-    if n_comp == 1:
+    ends = np.where(red.free < 0, m, red.free)  # every fixed node becomes the one extra node m
+    kinds = conductive_kinds(red.analysis)
+    ra = np.concatenate([ends[system[kind].a] for kind in kinds])
+    rb = np.concatenate([ends[system[kind].b] for kind in kinds])
+    root = component_roots(ra, rb, m + 1)
+    if not root.any():
         return
-    floating_reduced = labels != labels[m]
+    floating_reduced = root[:m] != root[m]
     node_mask = (red.free >= 0) & floating_reduced[np.maximum(red.free, 0)]
     nodes = tuple(system.node_names[i] for i in np.flatnonzero(node_mask))
     shown = ", ".join(repr(n) for n in nodes[:8]) + (f" and {len(nodes) - 8} more" if len(nodes) > 8 else "")

@@ -8,7 +8,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import physnet as pn
-from physnet.assembly import assemble, build_pattern, incidence, laplacian, scatter, scatter_numpy
+from physnet._numba import csc_pattern
+from physnet.assembly import (
+    assemble,
+    build_pattern,
+    csc_pattern_numpy,
+    incidence,
+    laplacian,
+    scatter,
+    scatter_numpy,
+)
 from physnet.reduction import reduce_sources
 
 
@@ -153,3 +162,44 @@ def test_pattern_kinds_and_offsets_follow_analysis():
     assert dc.offsets == {"resistor": (0, 1), "diode": (1, 2), "pipe": (2, 3)}
     ac = build_pattern(s, reduce_sources(s, "ac"))
     assert ac.kinds[-2:] == ("capacitor", "inductor") and ac.n_edges == 4
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 25), n_edges=st.integers(0, 80), seed=st.integers(0, 2**32 - 1))
+def test_pattern_numba_equals_numpy(n, n_edges, seed):
+    """Random terminals (fixed ones, self-loops, parallel and antiparallel edges): identical structure and slots."""
+    rng = np.random.default_rng(seed)
+    ra, rb = rng.integers(-1, n, size=(2, n_edges)).astype(np.int64)
+    fast, ref = csc_pattern(ra, rb, n), csc_pattern_numpy(ra, rb, n)
+    for name, x, y in zip(("indptr", "indices", "diagonal", "slots"), fast, ref):
+        assert x.dtype == y.dtype == np.int64, name
+        np.testing.assert_array_equal(x, y, err_msg=name)
+
+
+def test_pattern_of_a_grid_numba_equals_numpy():
+    net = pn.Netlist()
+    k = 30
+    name = [[f"n{i}_{j}" for j in range(k)] for i in range(k)]
+    right = [(name[i][j], name[i][j + 1]) for i in range(k) for j in range(k - 1)]
+    down = [(name[i][j], name[i + 1][j]) for i in range(k - 1) for j in range(k)]
+    a, b = zip(*(right + down))
+    net.resistors([f"R{e}" for e in range(len(a))], a, b, g=1.0)
+    net.vsource("V1", name[0][0], "0", dc=1.0)
+    net.resistor("RL", name[-1][-1], "0", r=1.0)
+    s = net.compile()
+    red = reduce_sources(s)
+    pattern = build_pattern(s, red)
+    a_idx, b_idx = s["resistor"].a, s["resistor"].b
+    ref = csc_pattern_numpy(red.free[a_idx], red.free[b_idx], red.n_free)
+    for x, y in zip((pattern.indptr, pattern.indices, pattern.diagonal, pattern.slots), ref):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_pattern_numba_equals_numpy_with_a_hub():
+    """A column far longer than the insertion-sort cutoff, with parallel copies of some of its edges."""
+    rng = np.random.default_rng(7)
+    ra = np.r_[np.zeros(500, np.int64), rng.integers(-1, 600, 300)]
+    rb = np.r_[rng.permutation(np.arange(1, 501)), rng.integers(-1, 600, 300)]
+    ra, rb = np.r_[ra, rb[:50]], np.r_[rb, ra[:50]]  # antiparallel copies of the first 50 hub edges
+    for x, y in zip(csc_pattern(ra, rb, 600), csc_pattern_numpy(ra, rb, 600)):
+        np.testing.assert_array_equal(x, y)

@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 
 import physnet as pn
 from physnet.errors import FloatingNodeError, NetlistError, SourceLoopError
-from physnet.reduction import reduce_sources
+from physnet.reduction import (
+    component_roots,
+    component_roots_numpy,
+    reduce_sources,
+    source_paths,
+    source_paths_numpy,
+)
 
 
 def source_incidence(system, reduction):
@@ -209,3 +215,30 @@ def test_source_shorted_to_itself():
     net.resistor("R1", "a", "0", r=1.0)
     with pytest.raises(SourceLoopError, match="vsource 'V5' connects node 'a' to itself"):
         reduce_sources(net.compile())
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 30), n_edges=st.integers(0, 60), seed=st.integers(0, 2**32 - 1))
+def test_component_roots_numba_equals_numpy(n, n_edges, seed):
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, n, size=(2, n_edges)).astype(np.int64)
+    fast, ref = component_roots(a, b, n), component_roots_numpy(a, b, n)
+    np.testing.assert_array_equal(fast, ref)
+    assert np.all(fast <= np.arange(n)) and np.all(fast[fast] == fast)  # each root is its component's lowest node
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 30), n_sources=st.integers(0, 29), seed=st.integers(0, 2**32 - 1))
+def test_source_paths_numba_equals_numpy(n, n_sources, seed):
+    """Random source forests (random orientation): the same S, entry for entry."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    edges = [(int(order[i]), int(order[rng.integers(0, i)])) for i in range(1, n)]  # a random spanning tree
+    picked = [edges[i] for i in rng.permutation(len(edges))[:n_sources]]
+    flip = rng.random(len(picked)) < 0.5
+    a = np.array([q if f else p for (p, q), f in zip(picked, flip)], dtype=np.int64)
+    b = np.array([p if f else q for (p, q), f in zip(picked, flip)], dtype=np.int64)
+    root = component_roots(a, b, n)
+    fast, ref = source_paths(a, b, root, n), source_paths_numpy(a, b, root, n)
+    assert fast.shape == ref.shape == (n, len(a))
+    np.testing.assert_array_equal(fast.toarray(), ref.toarray())

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from physnet.spice import units
 from physnet.spice.units import (
     NumberError,
     conductances,
@@ -88,14 +89,42 @@ def test_parse_numbers_fast_and_slow_paths_agree():
     assert parse_numbers([]).shape == (0,)
 
 
-def test_parse_numbers_names_the_bad_token():
+@pytest.fixture(params=["fastnumbers", "numpy"])
+def plain_floats(request, monkeypatch):
+    """Run a test with fastnumbers' reader (when installed) and with numpy's."""
+    if request.param == "numpy":
+        monkeypatch.setattr(units, "_fast_floats", None)
+    elif units._fast_floats is None:
+        pytest.skip("fastnumbers is not installed")
+    return request.param
+
+
+def test_parse_numbers_names_the_bad_token(plain_floats):
     with pytest.raises(NumberError) as info:
         parse_numbers(["1", "2k", "x3", "4"])
     assert (info.value.index, info.value.token) == (2, "x3")
     # float() would accept these; the fast path must not
-    for bad in (["1", "inf"], ["1_0"], ["١"]):
+    for bad in (["1", "inf"], ["1_0"], ["١"], ["1", "nan"], ["1e400"]):
         with pytest.raises(NumberError):
             parse_numbers(bad)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=20),
+       st.sampled_from(["{!r}", "{:.17e}", "{:.25e}", "{:.3g}", "{:.20f}"]))
+def test_plain_decimals_read_exactly_as_float_does(values, style):
+    """Both plain-decimal readers round like float(): 17 to 25 significant digits, tiny and huge exponents."""
+    tokens = [t for t in (style.format(v) for v in values) if math.isfinite(float(t))]  # "{:.3g}" may round up to inf
+    expected = [float(t) for t in tokens]
+    assert parse_numbers(tokens).tolist() == expected
+    if units._fast_floats is not None:
+        assert units._fast_floats(tokens, dtype=np.float64).tolist() == expected
+
+
+def test_both_plain_readers_agree(plain_floats):
+    tokens = ["879.5371129487049", "1299.0611322849447", "-2.5E+3", ".5", "5.", "+3", "1e-400", "-0.0", "00012"]
+    assert parse_numbers(tokens).tolist() == [float(t) for t in tokens]
+    assert parse_numbers(tokens + ["4.7k"]).tolist() == [float(t) for t in tokens] + [4700.0]
 
 
 @given(st.floats(allow_nan=False, allow_infinity=False))

@@ -8,7 +8,10 @@ what a training loop pays per step. Backends, best first:
 ``"cholmod"``
     CHOLMOD supernodal Cholesky, as bundled with cvxopt
     (``cholmod.symbolic`` once, ``cholmod.numeric`` per refactor). Used for
-    real symmetric positive definite matrices.
+    real symmetric positive definite matrices. cvxopt's CHOLMOD is built
+    without METIS, so its fill-reducing ordering is AMD; CHOLMOD's defaults
+    (AMD, supernodal) are kept: on resistor grids the simplicial
+    factorization is 1.7 times slower at 10⁴ unknowns and 12 times at 10⁶.
 ``"superlu"``
     SciPy's SuperLU: the column ordering computed by the first factorization
     is kept and later factorizations run with ``permc_spec="NATURAL"`` on the
@@ -20,6 +23,7 @@ Every backend solves many right-hand sides at once.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from dataclasses import dataclass
 from typing import Protocol
@@ -40,6 +44,7 @@ class Factor(Protocol):
     def solve(self, rhs: NDArray) -> NDArray: ...
 
 
+@functools.cache
 def available_backends() -> tuple[str, ...]:
     """Backends importable in this environment, fastest first.
 

@@ -38,9 +38,12 @@ netlist read, written and read again keeps its node numbering.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -97,12 +100,14 @@ class _File:
 
     ``cards[i]`` is line ``i + 1`` lowercased, without comments, with its
     ``+`` continuation lines appended (those become blank), so that errors
-    name the first line of a card.
+    name the first line of a card. ``text`` is the file as written (line
+    ends normalised); its lines (:attr:`raw`) are split only when a dot card
+    needs its original case.
     """
 
     path: str
     folder: Path | None
-    raw: list[str]
+    text: str
     cards: list[str]
     index: dict[str, NDArray[np.int64]] = field(default_factory=dict)
 
@@ -113,7 +118,7 @@ class _File:
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         low = text.lower()  # lowercasing never adds or removes a newline, so lines stay aligned
-        file = cls(path, folder, text.split("\n"), low.split("\n"))
+        file = cls(path, folder, text, low.split("\n"))
         if titled:
             file.cards[0] = ""
         if ";" in low or "$" in low:
@@ -126,6 +131,11 @@ class _File:
             file.join_continuations()
             file.index = _first_chars(file.cards)
         return file
+
+    @cached_property
+    def raw(self) -> list[str]:
+        """The lines as written (original case, comments kept)."""
+        return self.text.split("\n")
 
     def join_continuations(self) -> None:
         head = None
@@ -171,7 +181,10 @@ def _strip_comment(line: str) -> str:
 def _first_chars(cards: list[str]) -> dict[str, NDArray[np.int64]]:
     """Indices of the cards, grouped by first character (``"\\n"`` for blank cards)."""
     joined = "\n".join(cards) + "\n"
-    codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if joined.isascii():
+        codes = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
+    else:
+        codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     ends = np.flatnonzero(codes == 10)
     starts = np.concatenate(([0], ends[:-1] + 1))
     first = codes[starts]
@@ -185,7 +198,10 @@ class _Block:
 
     file: _File
     lines: NDArray[np.int64]
-    cards: list[str]
+
+    def cards(self) -> Iterator[str]:
+        """The block's cards, in text order."""
+        return map(self.file.cards.__getitem__, self.lines.tolist())
 
 
 @dataclass
@@ -216,8 +232,7 @@ def _scan(file: _File, deck: _Deck) -> None:
             if lines is not None:
                 lines = lines[np.searchsorted(lines, low): np.searchsorted(lines, stop)]
                 if lines.size:
-                    cards = [file.cards[i] for i in lines.tolist()]
-                    deck.blocks[kind].append(_Block(file, lines, cards))
+                    deck.blocks[kind].append(_Block(file, lines))
         for i in dots:
             if low <= i < stop:
                 _dot_card(file, i, keywords[i], deck)
@@ -530,14 +545,14 @@ class _Rows:
 
 def _uniform(kind: str, blocks: list[_Block]) -> _Rows | None:
     """Rows of ``<name> <node> <node> <value>`` cards read column-wise, or None unless all cards are so."""
-    cards = [card for block in blocks for card in block.cards]
-    joined = " \0 ".join(cards)
-    if any(c in joined for c in _SPECIAL) or joined.count("\0") != len(cards) - 1:
+    count = sum(len(block.lines) for block in blocks)
+    joined = " \0 ".join(itertools.chain.from_iterable(block.cards() for block in blocks))
+    if any(c in joined for c in _SPECIAL) or joined.count("\0") != count - 1:
         return None
     tokens = joined.split()
-    if len(tokens) != 5 * len(cards) - 1 or tokens[4::5].count("\0") != len(cards) - 1:
+    if len(tokens) != 5 * count - 1 or tokens[4::5].count("\0") != count - 1:
         return None
-    every = np.arange(len(cards))
+    every = np.arange(count)
     return _Rows(kind, blocks, tokens[0::5], tokens[1::5], tokens[2::5], {_value_field(kind): (every, tokens[3::5])})
 
 
@@ -693,7 +708,7 @@ def _parse(text: str, path: str, folder: Path | None, stack: list[Path], allow_n
     root = None if folder is None else Path(os.path.realpath(folder))
     deck = _Deck(root, stack)
     top = _File.from_text(text, path, root, titled=True)
-    deck.title = top.raw[0].strip()
+    deck.title = top.text.partition("\n")[0].strip()
     _scan(top, deck)
     return _build(deck, allow_negative)
 

@@ -23,6 +23,11 @@ from fractions import Fraction
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+try:  # the 'fast' extra: correctly rounded like float(), several times faster on 17-digit decimals
+    from fastnumbers import try_array as _fast_floats
+except ImportError:  # pragma: no cover - depends on the environment
+    _fast_floats = None
+
 __all__ = [
     "NumberError",
     "parse_number",
@@ -145,10 +150,7 @@ def parse_numbers(tokens: Sequence[str]) -> NDArray[np.float64]:
     """
     joined = " ".join(tokens)
     if joined.isascii() and "_" not in joined:
-        try:
-            values = np.array(tokens, dtype=np.float64)
-        except ValueError:
-            values = None
+        values = _plain_floats(tokens)
         if values is not None and np.isfinite(values).all():
             return values
     values = {}
@@ -159,6 +161,16 @@ def parse_numbers(tokens: Sequence[str]) -> NDArray[np.float64]:
             err.index = list(tokens).index(token)
             raise
     return np.fromiter(map(values.__getitem__, tokens), dtype=np.float64, count=len(tokens))
+
+
+def _plain_floats(tokens: Sequence[str]) -> NDArray[np.float64] | None:
+    """The tokens read by Python's float syntax (fastnumbers when installed, else numpy), or None if one is not."""
+    try:
+        if _fast_floats is not None:
+            return _fast_floats(tokens, dtype=np.float64)
+        return np.array(tokens, dtype=np.float64)
+    except ValueError:
+        return None
 
 
 def format_number(value: float) -> str:
