@@ -76,8 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     grad.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     grad.set_defaults(run=_gradcheck)
 
-    demo = sub.add_parser("demo", help="run the main demonstration and print a short report")
-    demo.add_argument("--out", default=None, help="folder for the demo's files")
+    demo = sub.add_parser("demo", help="the main job: train a diode network by FP, compare rules, check with ngspice",
+                          description="Train Iris on a diode network with frequency propagation, EP, coupled "
+                                      "learning and the exact gradient side by side; cross-check the FP-trained "
+                                      "network against ngspice; write plots and report.md.")
+    demo.add_argument("--out", default="physnet-demo", help="folder for the demo's files (default physnet-demo)")
+    demo.add_argument("--quick", action="store_true", help="two epochs and three checked samples (a smoke test)")
     demo.set_defaults(run=_demo)
 
     from physnet.experiments.commands import add_commands
@@ -217,7 +221,7 @@ def _gradcheck(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from physnet.demo import run_demo
 
-    print(run_demo(args.out))
+    print(run_demo(args.out, quick=args.quick))
     return 0
 
 
