@@ -387,18 +387,20 @@ def test_minimal_time_grid_works_and_oversampling_only_moves_aliasing():
     np.testing.assert_allclose(minimal["out"][:4], default["out"][:4], rtol=0, atol=1e-5)
 
 
-def test_gmres_and_direct_agree():
+@pytest.mark.parametrize("formulation", ["full", "ports"])
+def test_gmres_and_direct_agree(formulation):
     net = square_lattice(6, 6, g=(1e-3, 2e-3), seed=3, ground="n0_0")
     net.vsource("V1", "n5_5", "0", sin=(1.0, 1.5, F0))
     for i, node in enumerate(["n1_1", "n2_4", "n4_2", "n3_3", "n5_1"]):
         net.diode(f"D{i}", node, "0" if i % 2 else "n0_5", is_=1e-12)
     system = net.compile()
-    direct = solve_hb(system, F0, 12, options=HBOptions(linear="direct"))
-    iterative = solve_hb(system, F0, 12, options=HBOptions(linear="gmres"))
+    direct = solve_hb(system, F0, 12, options=HBOptions(linear="direct", formulation=formulation))
+    iterative = solve_hb(system, F0, 12, options=HBOptions(linear="gmres", formulation=formulation))
     np.testing.assert_allclose(iterative.V, direct.V, rtol=0, atol=1e-11)
 
 
-def test_reactive_gmres_and_direct_agree():
+@pytest.mark.parametrize("formulation", ["full", "ports"])
+def test_reactive_gmres_and_direct_agree(formulation):
     net = pn.Netlist()
     net.vsource("V1", "in", "0", sin=(0.0, 3.0, F0))
     net.resistor("R1", "in", "a", r=500.0)
@@ -406,8 +408,8 @@ def test_reactive_gmres_and_direct_agree():
     net.diode("D1", "b", "out")
     net.capacitor("C1", "out", "0", c=1e-6)
     net.resistor("R2", "out", "0", r=2e3)
-    direct = solve_hb(net, F0, 24, options=HBOptions(linear="direct"))
-    iterative = solve_hb(net, F0, 24, options=HBOptions(linear="gmres"))
+    direct = solve_hb(net, F0, 24, options=HBOptions(linear="direct", formulation=formulation))
+    iterative = solve_hb(net, F0, 24, options=HBOptions(linear="gmres", formulation=formulation))
     np.testing.assert_allclose(iterative.V, direct.V, rtol=0, atol=1e-10)
     assert direct.V[0, direct.node_index("out")].real > 0.5  # a rectifier charges its capacitor
 
@@ -423,9 +425,10 @@ def test_warm_start_converges_at_once():
     np.testing.assert_allclose(padded.V, solve_hb(system, F0, 40).V, rtol=0, atol=1e-12)
 
 
-def test_continuation_rescues_a_failing_newton():
+@pytest.mark.parametrize("formulation", ["full", "ports"])
+def test_continuation_rescues_a_failing_newton(formulation):
     system = rectifier(30.0, r=10.0)
-    strict = HBOptions(max_iter=6)
+    strict = HBOptions(max_iter=6, formulation=formulation)
     hb = solve_hb(system, F0, 32, options=strict)
     assert "continuation" in hb.message
     np.testing.assert_allclose(hb.V, solve_hb(system, F0, 32).V, rtol=0, atol=1e-9)
