@@ -176,3 +176,25 @@ def test_load_reports_toml_syntax_errors_with_the_file(tmp_path):
     path.write_text("[task\nname = 'xor'\n")
     with pytest.raises(ConfigError, match="bad.toml: not valid TOML"):
         load(path)
+
+
+def test_sweeping_whole_sections_gives_each_rule_its_own_parameters():
+    base = {"task": {"name": "xor"}, "rule": {"name": "fp"}, "optimizer": {"name": "sgd", "lr": 1.0}}
+    points = expand({**base, "sweep": {"rule": [{"name": "ep", "beta": 1e-5}, {"name": "adjoint"}],
+                                       "train.seed": [0, 1]}})
+    assert [(p.config["rule"], p.swept["train.seed"]) for p in points] == [
+        ({"name": "ep", "beta": 1e-5, "centered": False}, 0), ({"name": "ep", "beta": 1e-5, "centered": False}, 1),
+        ({"name": "adjoint"}, 0), ({"name": "adjoint"}, 1)]
+    assert points[0].swept == {"rule.name": "ep", "rule.beta": 1e-5, "train.seed": 0}
+    assert points[2].swept == {"rule.name": "adjoint", "train.seed": 0}
+
+
+@pytest.mark.parametrize("sweep, message", [
+    ({"rule": [{"name": "adjoint", "beta": 1e-3}]}, "rule.beta"),
+    ({"rule": [{"name": "fp"}], "rule.beta": [1e-3]}, "sweep.rule (whole [rule] tables) and sweep.rule.beta"),
+])
+def test_bad_whole_section_sweeps_name_the_key(sweep, message):
+    base = {"task": {"name": "xor"}, "rule": {"name": "fp"}, "optimizer": {"name": "sgd", "lr": 1.0}}
+    with pytest.raises(ConfigError) as info:
+        expand({**base, "sweep": sweep})
+    assert message in str(info.value)

@@ -29,6 +29,12 @@ hardware model and the training settings::
     "task.seed" = [0, 1, 2]
     zip = [["train.seed", "task.seed"]]   # these advance together
 
+A section name in ``[sweep]`` with a list of tables sweeps whole sections,
+e.g. rules that each take their own parameters (the results table gets their
+dotted keys as columns)::
+
+    rule = [{name = "fp", beta = 1e-5}, {name = "coupled", eta = 1e-3}, {name = "adjoint"}]
+
 :func:`resolve` validates a config *before anything runs* and fills every
 default (the task builder's, the rule's, the optimizer's, :func:`train`'s),
 so the resolved config written next to a run says everything the run did.
@@ -331,6 +337,10 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def _tables(values: Any) -> bool:
+    return isinstance(values, list) and bool(values) and all(isinstance(v, Mapping) for v in values)
+
+
 def _axes(sweep: Any) -> list[list[dict[str, Any]]]:
     """The sweep's axes: each a list of assignments ``{dotted key: value}``; a zip group is one axis."""
     if not isinstance(sweep, Mapping):
@@ -340,6 +350,12 @@ def _axes(sweep: Any) -> list[list[dict[str, Any]]]:
     lists = _flatten(sweep)
     for key, values in lists.items():
         section, _, rest = key.partition(".")
+        if section in SECTIONS[:-1] and not rest and _tables(values):  # alternatives for a whole section
+            clash = [k for k in lists if k.startswith(f"{section}.")]
+            if clash:
+                raise ConfigError(f"sweep.{section} (whole [{section}] tables) and sweep.{clash[0]} both set "
+                                  f"{section} keys: sweep one or the other")
+            continue
         if section not in SECTIONS[:-1] or not rest:
             close = difflib.get_close_matches(section, SECTIONS[:-1], n=1)
             hint = f"did you mean 'sweep.{close[0]}.{rest}'? " if close and rest else ""
@@ -402,5 +418,5 @@ def expand(config: Mapping[str, Any]) -> list[Point]:
             where = ", ".join(f"{k}={v!r}" for k, v in swept.items())
             raise ConfigError(f"sweep point {where}: {exc}" if swept else str(exc)) from None
         rid = run_id(resolved)
-        points.setdefault(rid, Point(rid, resolved, swept))
+        points.setdefault(rid, Point(rid, resolved, _flatten(swept)))
     return list(points.values())
