@@ -128,8 +128,15 @@ def group_label(run: Run, keys: Sequence[str]) -> str:
     >>> run = Run("r", Path("r"), {"rule.beta": 0.1, "train.seed": 1}, {"rule": {"name": "fp"}}, {}, {})
     >>> group_label(run, ["rule.beta"])
     'fp rule.beta=0.1'
+    >>> group_label(Run("r", Path("r"), {"rule.eta": float("nan")}, {"rule": {"name": "adjoint"}}, {}, {}), ["rule.eta"])
+    'adjoint'
     """
-    return " ".join([run.rule] + [f"{k}={run.swept[k]}" for k in keys if k != "rule.name"])
+    return " ".join([run.rule] + [f"{k}={run.swept[k]}" for k in keys if k != "rule.name" and _given(run.swept.get(k))])
+
+
+def _given(value: Any) -> bool:
+    """Whether a swept value was set for this run (whole-section sweeps leave other rules' keys empty)."""
+    return value is not None and not (isinstance(value, float) and np.isnan(value))
 
 
 def mean_std(curves: Sequence[NDArray]) -> tuple[NDArray, NDArray]:
