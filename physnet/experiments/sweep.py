@@ -131,6 +131,10 @@ def _single_threaded() -> Iterator[None]:
 
 
 def _local(todo: list[Point], out_dir: Path, workers: int, progress: bool) -> None:
+    if workers == 1:  # in this process: no start-up cost, and works from an interactive session
+        for point in tqdm(todo, desc="sweep", disable=not progress):
+            run_point(point.config, str(out_dir))
+        return
     with _single_threaded(), ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(run_point, p.config, str(out_dir)) for p in todo]
         for future in tqdm(as_completed(futures), total=len(futures), desc="sweep", disable=not progress):
@@ -187,7 +191,8 @@ def sweep(config: Mapping[str, Any] | str | Path, out_dir: str | Path | None = N
         Where run folders and ``results.parquet`` go; default the config's
         ``output.dir``.
     workers : int, optional
-        Local worker processes (ignored with ``scheduler``).
+        Local worker processes (ignored with ``scheduler``); 1 runs in this
+        process, one run after another.
     scheduler : str or distributed.Client, optional
         A Dask scheduler address (``"tcp://host:8786"``) or a client: run
         on that cluster instead.
