@@ -52,7 +52,7 @@ from physnet.learning.fp_hb import hb_coefficients
 from physnet.learning.fp_ports import MAX_PORTS, phasor_coefficients
 from physnet.learning.fp_tones import PRODUCT_ORDER, FPTones, check_frequency, fp_tones
 from physnet.learning.fp_transient import transient_coefficients
-from physnet.learning.gradient import GradientResult, _full_g, operating_point, small_signal
+from physnet.learning.gradient import GradientResult, operating_point, small_signal
 from physnet.learning.problem import Problem, make_problem
 from physnet.netlist import Netlist
 from physnet.solvers.dc import NewtonOptions
@@ -281,7 +281,7 @@ def fp_update(
     True
     """
     problem = make_problem(network, outputs, targets, inputs=inputs, trainable=trainable, cost=cost)
-    estimate = fp_estimate(problem, _full_g(problem, g), beta=beta, solver=solver, f_a=f_a, f_b=f_b,
+    estimate = fp_estimate(problem, problem.conductances(g), beta=beta, solver=solver, f_a=f_a, f_b=f_b,
                            n_harmonics=n_harmonics, periods=periods, settle=settle,
                            steps_per_period=steps_per_period, noise=noise, seed=seed, options=options,
                            hb_options=hb_options)

@@ -65,16 +65,6 @@ class GradientResult:
     info: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _full_g(problem: Problem, g: NDArray | None) -> NDArray[np.float64]:
-    g_all = np.array(problem.system["resistor"]["g"], dtype=np.float64)
-    if g is not None:
-        g = np.asarray(g, dtype=np.float64)
-        if g.shape != (len(problem.trainable),):
-            raise NetlistError(f"g: expected {len(problem.trainable)} trainable conductances, got shape {g.shape}")
-        g_all[problem.trainable] = g
-    return g_all
-
-
 def free_states(problem: Problem, g_all: NDArray, *, currents: NDArray | None = None,
                 initial: NDArray | None = None, options: NewtonOptions = NewtonOptions()) -> NDArray:
     """Node potentials of every sample, shape (batch, n_nodes), with optional extra node ``currents``.
@@ -227,7 +217,7 @@ def gradient(
     [0.046875, -0.015625]
     """
     problem = make_problem(network, outputs, targets, inputs=inputs, trainable=trainable, cost=cost)
-    g_all = _full_g(problem, g)
+    g_all = problem.conductances(g)
     if method == "adjoint":
         return _adjoint(problem, g_all, options)
     if method == "fd":

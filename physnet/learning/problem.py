@@ -12,7 +12,7 @@ from functools import cached_property, lru_cache
 from operator import itemgetter
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from physnet.errors import NetlistError
 from physnet.learning.costs import SQUARED_ERROR, Cost
@@ -61,6 +61,27 @@ class Problem:
         names = self.system["resistor"].names
         pick = itemgetter(*self.trainable.tolist())
         return pick(names) if len(self.trainable) > 1 else (pick(names),)
+
+    def conductances(self, g: ArrayLike | None = None) -> NDArray[np.float64]:
+        """Every resistor's conductance (S): the system's values with the trainable ones set to ``g``.
+
+        Examples
+        --------
+        >>> import physnet as pn
+        >>> net = pn.Netlist()
+        >>> net.vsource("V1", "in", "0", dc=1.0)
+        >>> net.resistors(["R1", "R2"], ["in", "out"], ["out", "0"], g=[1.0, 3.0])
+        >>> problem = make_problem(net, ["out"], [0.0], trainable="R2")
+        >>> problem.conductances([5.0]).tolist(), problem.conductances().tolist()
+        ([1.0, 5.0], [1.0, 3.0])
+        """
+        g_all = np.array(self.system["resistor"]["g"], dtype=np.float64)
+        if g is not None:
+            g = np.asarray(g, dtype=np.float64)
+            if g.shape != self.trainable.shape:
+                raise NetlistError(f"g: expected {len(self.trainable)} trainable conductances, got shape {g.shape}")
+            g_all[self.trainable] = g
+        return g_all
 
     def sample_inputs(self, s: int) -> dict[str, NDArray | None]:
         """Source values of sample ``s`` as keyword arguments of :func:`physnet.solve_dc`."""

@@ -225,10 +225,7 @@ def _experiment(problem: Problem, g_all: NDArray, plan: _Plan, beta: float, alph
 def _setup(network: System | Netlist, g: NDArray | None, outputs: Sequence[str], targets, trainable, cost: Cost
            ) -> tuple[Problem, NDArray]:
     problem = make_problem(network, outputs, targets, trainable=trainable, cost=cost)
-    g_all = np.array(problem.system["resistor"]["g"], dtype=np.float64)
-    if g is not None:
-        g_all[problem.trainable] = np.asarray(g, dtype=np.float64)
-    return problem, g_all
+    return problem, problem.conductances(g)
 
 
 def ngspice_fp_update(
