@@ -286,3 +286,19 @@ def test_make_rule_and_validation():
     problem, g = _problem()
     with pytest.raises(NetlistError, match="trainable conductances"):
         Adjoint().estimate(problem, g[:-1])
+
+
+@pytest.mark.parametrize("rule", [Adjoint(), EquilibriumPropagation(beta=1e-4),
+                                  EquilibriumPropagation(beta=1e-4, centered=True), CoupledLearning(eta=1e-3)],
+                         ids=["adjoint", "ep", "ep-centered", "coupled"])
+def test_output_responses_path_equals_separate_solves(rule):
+    """A linear batch takes the merged solve (free state + output responses); one sample at a time does not."""
+    problem, g = _problem(seed=4, batch=4)
+    assert len(problem.outputs) < problem.batch  # the merged path
+    merged = rule.estimate(problem, g).grad
+    singles = []
+    for s in range(problem.batch):
+        one = make_problem(problem.system, ["n10", "n9"], problem.targets[s],
+                           inputs={"v_sources": problem.v_sources[s]}, trainable="R")
+        singles.append(rule.estimate(one, g).grad)
+    np.testing.assert_allclose(merged, np.mean(singles, axis=0), rtol=1e-9, atol=1e-12 * np.max(np.abs(merged)))

@@ -1,7 +1,7 @@
 """Learning rules on physical networks: exact gradients, frequency propagation (electric, elastic, flow),
 EP, coupled learning, perturbative rules; optimizers and the training loop."""
 
-from physnet.learning.costs import SQUARED_ERROR, Cost, SquaredError
+from physnet.learning.costs import SQUARED_ERROR, Cost, SoftmaxCrossEntropy, SquaredError
 from physnet.learning.elastic import (
     ElasticOutputs,
     QuasiStaticWarning,
@@ -22,6 +22,7 @@ __all__ = [
     "Cost",
     "SquaredError",
     "SQUARED_ERROR",
+    "SoftmaxCrossEntropy",
     "Problem",
     "make_problem",
     "GradientResult",

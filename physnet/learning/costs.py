@@ -13,7 +13,9 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Cost", "SquaredError", "SQUARED_ERROR"]
+from physnet.errors import NetlistError
+
+__all__ = ["Cost", "SquaredError", "SQUARED_ERROR", "SoftmaxCrossEntropy"]
 
 
 class Cost(Protocol):
@@ -48,3 +50,54 @@ class SquaredError:
 
 
 SQUARED_ERROR = SquaredError()
+
+
+@dataclass(frozen=True)
+class SoftmaxCrossEntropy:
+    """Cross-entropy of a softmax over the outputs: ``C = -log softmax(v_out / T)_c``, ``c = argmax(y)``.
+
+    A classification cost: the class is the output with the highest target
+    (one-hot targets, whatever their two levels), the prediction the output
+    with the highest potential. Unlike the squared error it never asks the
+    outputs for particular values, only for the true class's output to
+    stand out by a few ``T``; with a linear network this avoids the
+    "masking" of a middle class that limits least-squares classifiers.
+
+    Parameters
+    ----------
+    temperature : float
+        ``T`` in volts (pascals for flow networks), > 0: the output
+        difference that counts as confident.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> c = SoftmaxCrossEntropy(temperature=1.0)
+    >>> v, y = np.array([0.0, 0.0]), np.array([1.0, 0.0])
+    >>> round(float(c.value(v, y)), 6), c.grad(v, y).tolist()
+    (0.693147, [-0.5, 0.5])
+    """
+
+    temperature: float = 0.02
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.temperature) and self.temperature > 0):
+            raise NetlistError(f"temperature = {self.temperature!r} must be a finite number > 0 (the output "
+                               "difference, in volts or pascals, that counts as confident)")
+
+    def _softmax(self, v_out: NDArray) -> NDArray:
+        z = np.asarray(v_out, dtype=np.float64) / self.temperature
+        z = np.exp(z - np.max(z, axis=-1, keepdims=True))
+        return z / np.sum(z, axis=-1, keepdims=True)
+
+    def value(self, v_out: NDArray, y: NDArray) -> NDArray:
+        """Cost per sample."""
+        p = self._softmax(v_out)
+        return -np.log(np.take_along_axis(p, np.argmax(y, axis=-1)[..., None], axis=-1)[..., 0])
+
+    def grad(self, v_out: NDArray, y: NDArray) -> NDArray:
+        """Derivative with respect to the output potentials: ``(softmax - onehot) / T``."""
+        p = self._softmax(v_out)
+        onehot = np.zeros_like(p)
+        np.put_along_axis(onehot, np.argmax(y, axis=-1)[..., None], 1.0, axis=-1)
+        return (p - onehot) / self.temperature

@@ -22,6 +22,8 @@ from physnet.errors import NetlistError
 from physnet.learning.gradient import free_states, operating_point
 from physnet.learning.problem import Problem
 from physnet.solvers.dc import NewtonOptions
+from physnet.solvers.linearize import Linearization, linearize
+from physnet.solvers.nodal import injections, leaving, short_values
 
 __all__ = ["Estimate", "Rule", "conductances", "resistive_power", "cosine"]
 
@@ -159,3 +161,78 @@ def equilibrium(problem: Problem, g_all: NDArray, initial: NDArray, options: New
     if problem.system.has("diode"):
         return free_states(problem, g_all, initial=initial, options=options)
     return operating_point(problem, g_all, options=options)[0]
+
+
+def output_responses(problem: Problem, g_all: NDArray,
+                     options: NewtonOptions = NewtonOptions()) -> tuple[NDArray, Linearization, NDArray]:
+    """Free states, factorization and output responses of a **linear** network from one multi-RHS solve.
+
+    The responses ``X = J⁻¹ P`` to a unit current at each output (``P``
+    the output indicator columns) do not depend on the free state, so they
+    ride along with the source terms in the same back-substitution: a
+    contrastive or adjoint step on a linear network costs one numeric
+    factorization and one solve. Every later phase is a superposition,
+    ``v + X μ``, for output currents ``μ``.
+
+    Returns
+    -------
+    v : ndarray, shape (batch, n_nodes)
+        Free states.
+    lin : Linearization
+        The factorised network (valid until the next factorization of the
+        same system).
+    X : ndarray, shape (n_nodes, n_out)
+        Potential responses to a unit current into each output.
+
+    Examples
+    --------
+    A divider with ``R = 1/(1 + 3)`` Ω seen from its output:
+
+    >>> import numpy as np, physnet as pn
+    >>> from physnet.learning.problem import make_problem
+    >>> net = pn.Netlist()
+    >>> net.vsource("V1", "in", "0", dc=1.0)
+    >>> net.resistors(["R1", "R2"], ["in", "out"], ["out", "0"], g=[1.0, 3.0])
+    >>> v, lin, X = output_responses(make_problem(net, ["out"], [0.0]), np.array([1.0, 3.0]))
+    >>> v.round(12).tolist(), X[:, 0].round(12).tolist()
+    ([[0.0, 1.0, 0.25]], [0.0, 0.0, 0.25])
+    """
+    system = problem.system
+    if system.has("diode"):
+        raise NetlistError("output_responses: the network has diodes; each sample has its own Jacobian")
+    lin = linearize(system, np.zeros(system.n_nodes), g_all, gmin=options.gmin)
+    op = lin.op
+    E = short_values(system, op.reduction, problem.v_sources)
+    held = op.reduction.potentials(np.zeros(E.shape[:-1] + (op.reduction.n_free,)), E)  # sources on, free nodes 0
+    currents = injections(system, problem.i_sources) - leaving(system.n_nodes, op.a, op.b,
+                                                               op.edge_flows(lin.weights, held))
+    currents = np.broadcast_to(currents, (problem.batch, system.n_nodes))
+    inject = np.zeros((len(problem.outputs), system.n_nodes))
+    inject[np.arange(len(problem.outputs)), problem.outputs] = 1.0
+    both = lin.respond(np.ascontiguousarray(np.concatenate([currents, inject]).T))
+    v = np.broadcast_to(held, (problem.batch, system.n_nodes)) + both[:, :problem.batch].T
+    return v, lin, both[:, problem.batch:]
+
+
+def prefer_output_responses(problem: Problem, later_columns: int) -> bool:
+    """Whether :func:`output_responses` beats solving the later phases separately on a linear network.
+
+    A back-substitution costs about the same per right-hand side whether
+    the columns come together or not (CHOLMOD as bundled with cvxopt
+    solves them one by one), so the output responses pay off when there
+    are fewer outputs than the ``later_columns`` the phases after the free
+    state would solve (``batch`` for an adjoint or a nudged phase, ``2 ×
+    batch`` for EP's ±β phases). Never with diodes.
+
+    Examples
+    --------
+    >>> import physnet as pn
+    >>> from physnet.learning.problem import make_problem
+    >>> net = pn.Netlist()
+    >>> net.vsource("V1", "in", "0", dc=1.0)
+    >>> net.resistors(["R1", "R2"], ["in", "out"], ["out", "0"], g=[1.0, 3.0])
+    >>> p = make_problem(net, ["out"], [[0.0], [0.1], [0.2]])
+    >>> prefer_output_responses(p, p.batch), prefer_output_responses(p, 1)
+    (True, False)
+    """
+    return not problem.system.has("diode") and len(problem.outputs) < later_columns

@@ -28,7 +28,8 @@ from numpy.typing import NDArray
 from physnet.errors import ConvergenceError, NetlistError
 from physnet.learning.gradient import free_states, operating_point, small_signal
 from physnet.learning.problem import Problem
-from physnet.learning.rules.base import Estimate, conductances, positive, resistive_power, rms
+from physnet.learning.rules.base import (Estimate, conductances, output_responses, positive, prefer_output_responses,
+                                        resistive_power, rms)
 from physnet.solvers.dc import NewtonOptions
 from physnet.solvers.linearize import Linearization, linearize
 
@@ -75,12 +76,17 @@ class EquilibriumPropagation:
     def estimate(self, problem: Problem, g: NDArray, *, rng: np.random.Generator | None = None) -> Estimate:
         """EP estimate of ``dC/dg`` (``rng`` is ignored)."""
         g_all = conductances(problem, g)
-        v, shared = operating_point(problem, g_all, options=self.options)
-        e = problem.error_currents(v, self.beta)
-        v_plus = _nudged(problem, g_all, v, e, shared, self.options)
+        if prefer_output_responses(problem, (2 if self.centered else 1) * problem.batch):
+            v, _, X = output_responses(problem, g_all, self.options)  # superposition: v ± X e_out
+            shift = -self.beta * problem.cost.grad(v[:, problem.outputs], problem.targets) @ X.T
+            v_plus, v_minus = v + shift, v - shift
+        else:
+            v, shared = operating_point(problem, g_all, options=self.options)
+            e = problem.error_currents(v, self.beta)
+            v_plus = _nudged(problem, g_all, v, e, shared, self.options)
+            v_minus = _nudged(problem, g_all, v, -e, shared, self.options) if self.centered else None
         power = {"free": resistive_power(problem, g_all, v), "nudged": resistive_power(problem, g_all, v_plus)}
         if self.centered:
-            v_minus = _nudged(problem, g_all, v, -e, shared, self.options)
             reference, scale = v_minus, 4.0 * self.beta
             power["nudged"] = 0.5 * (power["nudged"] + resistive_power(problem, g_all, v_minus))
         else:
@@ -139,10 +145,14 @@ class CoupledLearning:
     def estimate(self, problem: Problem, g: NDArray, *, rng: np.random.Generator | None = None) -> Estimate:
         """Coupled-learning estimate ``[(ΔV^C)² - (ΔV^F)²] / η`` (``rng`` is ignored)."""
         g_all = conductances(problem, g)
-        v, shared = operating_point(problem, g_all, options=self.options)
+        if problem.system.has("diode"):
+            v, _ = operating_point(problem, g_all, options=self.options)
+            responses = None
+        else:  # the clamp responses ride along with the free state's solve
+            v, _, responses = output_responses(problem, g_all, self.options)
         clamp = v[:, problem.outputs] - self.eta * problem.cost.grad(v[:, problem.outputs], problem.targets)
         v_c, iterations = clamped_states(problem, g_all, v, clamp, tol=self.tol, max_iter=self.max_iter,
-                                         options=self.options, shared=shared)
+                                         options=self.options, responses=responses)
         drops_f, drops_c = problem.drops(v), problem.drops(v_c)
         grad = np.mean(drops_c**2 - drops_f**2, axis=0) / self.eta
         power = {"free": resistive_power(problem, g_all, v), "clamped": resistive_power(problem, g_all, v_c)}
@@ -153,7 +163,7 @@ class CoupledLearning:
 
 def clamped_states(problem: Problem, g_all: NDArray, v_free: NDArray, clamp: NDArray, *, tol: float = 1e-10,
                    max_iter: int = 20, options: NewtonOptions = NewtonOptions(),
-                   shared: Linearization | None = None) -> tuple[NDArray, int]:
+                   shared: Linearization | None = None, responses: NDArray | None = None) -> tuple[NDArray, int]:
     """Equilibria with the output potentials held at ``clamp`` (batch, n_out).
 
     The clamps are enforced by the currents ``μ`` they must inject (the
@@ -163,7 +173,8 @@ def clamped_states(problem: Problem, g_all: NDArray, v_free: NDArray, clamp: NDA
     network needs none: by superposition the clamped state is ``v_F + J⁻¹ P
     μ``, with the responses ``J⁻¹ P`` already computed for ``R`` (on the
     factorization ``shared`` from :func:`~physnet.learning.gradient.operating_point`
-    when given).
+    when given, or given directly as ``responses``, shape (n_nodes, n_out),
+    from :func:`~physnet.learning.rules.base.output_responses`).
 
     Returns
     -------
@@ -183,7 +194,10 @@ def clamped_states(problem: Problem, g_all: NDArray, v_free: NDArray, clamp: NDA
         raise NetlistError("coupled learning clamps each output once: remove the repeated output nodes")
     inject = np.zeros((problem.system.n_nodes, len(out)))
     inject[out, np.arange(len(out))] = 1.0
-    X = _responses(problem, g_all, v_free, inject, shared)  # J⁻¹ P per sample, (batch, n_nodes, n_out)
+    if responses is not None and not problem.system.has("diode"):
+        X = np.broadcast_to(responses, (problem.batch,) + responses.shape)
+    else:
+        X = _responses(problem, g_all, v_free, inject, shared)  # J⁻¹ P per sample, (batch, n_nodes, n_out)
     R = X[:, out, :]
     mu = np.linalg.solve(R, (clamp - v_free[:, out])[..., None])
     if not problem.system.has("diode"):

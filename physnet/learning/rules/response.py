@@ -21,7 +21,8 @@ from numpy.typing import NDArray
 from physnet.learning.fp import fp_estimate
 from physnet.learning.gradient import operating_point, small_signal
 from physnet.learning.problem import Problem
-from physnet.learning.rules.base import Estimate, conductances, positive, resistive_power, rms
+from physnet.learning.rules.base import (Estimate, conductances, output_responses, positive, prefer_output_responses,
+                                        resistive_power, rms)
 from physnet.solvers.dc import NewtonOptions
 
 __all__ = ["Adjoint", "FrequencyPropagation"]
@@ -56,8 +57,12 @@ class Adjoint:
     def estimate(self, problem: Problem, g: NDArray, *, rng: np.random.Generator | None = None) -> Estimate:
         """Exact ``dC/dg`` (``rng`` is ignored)."""
         g_all = conductances(problem, g)
-        v, shared = operating_point(problem, g_all, options=self.options)  # linear: one factorization for all
-        lam = small_signal(problem, g_all, v, -problem.error_currents(v, 1.0), shared)  # λ = J⁻¹ ∂C/∂v
+        if prefer_output_responses(problem, problem.batch):  # ∂C/∂v lives on the outputs: λ = X ∂C/∂v_out
+            v, _, X = output_responses(problem, g_all, self.options)
+            lam = problem.cost.grad(v[:, problem.outputs], problem.targets) @ X.T
+        else:  # linear: one factorization for all samples and both solves
+            v, shared = operating_point(problem, g_all, options=self.options)
+            lam = small_signal(problem, g_all, v, -problem.error_currents(v, 1.0), shared)  # λ = J⁻¹ ∂C/∂v
         grad = -np.mean(problem.drops(lam) * problem.drops(v), axis=0)
         power = resistive_power(problem, g_all, v)
         return Estimate(grad, float(np.mean(problem.costs(v))), self.name, 2, {"free": power}, power, {}, v)
