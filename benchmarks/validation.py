@@ -30,6 +30,8 @@ sys.path.insert(0, str(TESTS))
 
 import conftest  # noqa: E402  (the tests' random networks and dense MNA reference)
 import test_coupled_reference as tcr  # noqa: E402
+import test_ngspice_validation as tnv  # noqa: E402
+import test_spice_fp as tsf  # noqa: E402
 import test_fp_solvers as tfs  # noqa: E402
 import test_gradient as tg  # noqa: E402
 import test_rules as tr  # noqa: E402
@@ -282,10 +284,41 @@ def rules() -> dict[str, Any]:
             for k, v in out.items()}
 
 
+def ngspice() -> dict[str, Any]:
+    """tests/test_ngspice_validation.py, tests/test_spice_fp.py: physnet against ngspice (which runs)."""
+    from physnet.solvers.transient import solve_transient
+    from physnet.spice.check import check
+    from physnet.spice.fp import ngspice_fp_update, transient_fp_update
+
+    seeds = range(40)
+    dc = [check(tnv.random_network(s, capacitors=False), "op") for s in seeds]
+    ac = [check(tnv.random_network(s, capacitors=True), "ac", freqs=[10.0, 1.3e3, 2.1e5]) for s in seeds]
+    tran = [check(tnv.random_network(s, capacitors=True, sin=True), "tran", step=2e-7, stop=1e-3)
+            for s in range(10)]
+    system = pn.read_spice(TESTS / "data" / "ibmpg" / "ibmpg1t.spice").compile()
+    blocks = (TESTS / "data" / "ibmpg" / "ibmpg1t.output").read_text().split("Node: ")[1:]
+    waves = {b.splitlines()[0].strip().lower(): np.array(
+        [line.split() for line in b.splitlines()[1:] if line.strip() and not line.startswith("END")], dtype=float)
+        for b in blocks}
+    result = solve_transient(system, 1e-11, 1e-8, record=list(waves))
+    ibm = max(float(np.max(np.abs(result[name] - w[:, 1]))) for name, w in waves.items())
+    phasor = pn.fp_update(tsf.diode_network(), **{k: v for k, v in tsf.STEP.items() if k != "f_b"})
+    spice = ngspice_fp_update(tsf.diode_network(), **tsf.STEP)
+    physnet = transient_fp_update(tsf.diode_network(), **tsf.STEP)
+    return {
+        "random_dc_max_abs_V": max(r.max_abs for r in dc), "random_dc_all_ok": all(r.ok for r in dc),
+        "random_ac_max_rel": max(r.max_rel for r in ac), "random_ac_all_ok": all(r.ok for r in ac),
+        "random_tran_max_abs_V": max(r.max_abs for r in tran), "random_tran_all_ok": all(r.ok for r in tran),
+        "ibmpg1t_20_waveforms_max_abs_V": ibm,
+        "fp_ngspice_vs_phasor_delta_g": tsf.relative(spice.delta_g, phasor.delta_g),
+        "fp_ngspice_vs_physnet_transient_delta_g": tsf.relative(spice.delta_g, physnet.delta_g),
+    }
+
+
 SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "kcl": kcl, "ibmpg": ibmpg, "gradients": gradients, "fp_solvers": fp_solvers, "lockin": lockin,
     "transient": transient,
-    "elastic_flow": elastic_flow, "coupled_reference": coupled_reference, "rules": rules,
+    "elastic_flow": elastic_flow, "coupled_reference": coupled_reference, "rules": rules, "ngspice": ngspice,
 }
 
 
