@@ -15,8 +15,15 @@ demo: install
 test: install
 	$(BIN)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
 
+# Every benchmark, side by side with its baseline; figures go to benchmarks/out/*.json
+# and are quoted in benchmarks/README.md. Takes about 15 minutes (ngspice's transient alone ~2).
 bench: install
 	$(BIN)/python benchmarks/dc_grid.py
+	$(BIN)/python benchmarks/fp_step.py
+	$(BIN)/python benchmarks/ngspice_compare.py
+	$(BIN)/python benchmarks/rules.py --blas-threads 1
+	$(BIN)/python benchmarks/sweep.py
+	$(BIN)/python benchmarks/validation.py
 
 install: $(STAMP) ngspice
 
