@@ -2,7 +2,7 @@
 
 Every grid size runs in a fresh subprocess (so its peak memory is its own;
 the netlist file is written by another one), which first warms physnet up on a
-3×3 grid (imports, numba's on-disk cache, cvxopt), as a user's session would
+60×60 grid (imports, numba's on-disk cache, cvxopt, pyarrow's CSV reader), as a user's session would
 be. Then, on that netlist file:
 
 * **parse + solve**: ``read_spice`` + ``solve_dc``, the figure compared with
@@ -142,8 +142,8 @@ def run_case(path: Path, repeat: int, with_ngspice: bool, with_scipy: bool) -> d
     from physnet.spice import read_spice
 
     warm = Path(tempfile.mkdtemp(prefix="physnet-bench-")) / "warm.cir"
-    warm.write_text(grid_netlist(3))
-    pn.solve_dc(read_spice(warm))  # imports, numba's on-disk cache, cvxopt
+    warm.write_text(grid_netlist(60))  # 7080 cards: the reader's large-block path (pyarrow) too
+    pn.solve_dc(read_spice(warm))  # imports, numba's on-disk cache, cvxopt, pyarrow's CSV reader
     rss_warm_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     e2e, result = _timed(lambda: pn.solve_dc(read_spice(path)), repeat)

@@ -54,11 +54,11 @@ def _as_strings(items: Sequence[Any], convert) -> list[str]:
 
 
 def _bad_name(names: Sequence[str]) -> str | None:
-    """The first empty name or name containing whitespace, if any (one regex pass over all)."""
+    """The first empty name or name containing whitespace, if any (one C-level pass over all)."""
     if not names:
         return None
     joined = "\x00".join(names)
-    if _WHITESPACE.search(joined) is None and "" not in names:
+    if joined.split(None, 1) == [joined] and "" not in names:  # str.split and regex \s agree on whitespace
         return None
     return next(n for n in names if not n or _WHITESPACE.search(n))
 
@@ -92,6 +92,7 @@ class Netlist:
         self._nodes: dict[str, int] = {GROUND: 0}
         self._position_chunks: list[tuple[NDArray[np.int64], NDArray[np.float64]]] = []
         self._names: set[str] = set()
+        self._vouched: list[list[str]] = []  # names added with _new_names, not yet in _names
         self._chunks: dict[str, list[tuple[list[str], NDArray, NDArray, dict[str, NDArray]]]] = {
             kind: [] for kind in ELEMENTS
         }
@@ -120,9 +121,10 @@ class Netlist:
         """
         names = _as_strings(names, _node_name)
         table = self._nodes
-        new = [n for n in dict.fromkeys(names) if n not in table]
+        distinct = dict.fromkeys(names)
+        new = [n for n in distinct if n not in table]
         if new:
-            aliases = _GROUND_VARIANTS.intersection(new)
+            aliases = {n for n in _GROUND_VARIANTS if n in distinct} - {GROUND}  # ground itself is never new
             if aliases:
                 names = [GROUND if n in aliases else n for n in names]
                 new = [n for n in new if n not in aliases]
@@ -130,7 +132,10 @@ class Netlist:
             if bad is not None:
                 raise NetlistError(f"node name {bad!r} must be non-empty and contain no whitespace")
             table.update(zip(new, range(len(table), len(table) + len(new))))
-        index = np.fromiter(map(table.__getitem__, names), dtype=np.int64, count=len(names))
+        if len(new) == len(names):  # all distinct and new, as the SPICE reader declares them: no lookups
+            index = np.arange(len(table) - len(new), len(table), dtype=np.int64)
+        else:
+            index = np.fromiter(map(table.__getitem__, names), dtype=np.int64, count=len(names))
         if positions is not None:
             self._set_positions(names, index, positions)
         return index
@@ -179,6 +184,7 @@ class Netlist:
         b: Sequence[str],
         *,
         _rules: dict[str, str] | None = None,
+        _new_names: bool = False,
         **params: ArrayLike,
     ) -> None:
         """Add many elements of one kind at once (vectorised validation).
@@ -195,6 +201,13 @@ class Netlist:
         **params : array_like
             One value or one array (same length as ``names``) per parameter.
 
+        Notes
+        -----
+        ``_new_names=True`` is the SPICE reader's bulk lane: the caller vouches
+        that ``names`` are distinct, non-empty, free of whitespace and not in
+        the netlist yet (it has checked them in bulk), so they are not hashed
+        here; they join the set of known names when a later call needs it.
+
         Examples
         --------
         >>> net = Netlist()
@@ -210,13 +223,19 @@ class Netlist:
         if len(a) != count or len(b) != count:
             raise NetlistError(f"{kind}: {count} names but {len(a)} a-nodes and {len(b)} b-nodes")
         values = self._check_values(spec, names, params, _rules or {})
-        unique = self._check_names(names)
+        unique = None if _new_names else self._check_names(names)
         a_idx, b_idx = self._node_indices(a), self._node_indices(b)
-        self._names |= unique
+        if unique is None:
+            self._vouched.append(names)
+        else:
+            self._names |= unique
         self._chunks[kind].append((names, a_idx, b_idx, values))
 
     def _check_names(self, names: list[str]) -> set[str]:
         """The set of ``names``, after checking they are new, distinct, non-empty and without whitespace."""
+        for vouched in self._vouched:
+            self._names.update(vouched)
+        self._vouched.clear()
         unique = set(names)
         if len(unique) != len(names):
             seen: set[str] = set()
@@ -287,8 +306,9 @@ class Netlist:
         *,
         g: ArrayLike | None = None,
         allow_negative: bool = False,
+        _new_names: bool = False,
     ) -> None:
-        """Add many resistors at once (see :meth:`resistor`)."""
+        """Add many resistors at once (see :meth:`resistor`; ``_new_names`` as in :meth:`add_many`)."""
         if (r is None) == (g is None):
             raise NetlistError(f"resistor {names[0] if len(names) else ''!r}: give exactly one of r (ohm) or g (S)")
         if r is not None:
@@ -302,7 +322,7 @@ class Netlist:
                 )
             g = 1.0 / r
         rules = {"g": "nonzero"} if allow_negative else {}
-        self.add_many("resistor", names, a, b, g=g, _rules=rules)
+        self.add_many("resistor", names, a, b, g=g, _rules=rules, _new_names=_new_names)
 
     def diode(self, name: str, a: str, b: str, *, is_: float = 1e-14, n: float = 1.0, rs: float = 0.0) -> None:
         """Add a Shockley diode, anode ``a``, cathode ``b``.

@@ -38,10 +38,9 @@ netlist read, written and read again keeps its node numbering.
 
 from __future__ import annotations
 
-import itertools
+import io
 import os
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -70,6 +69,8 @@ _OTHER_WAVES = frozenset({"exp", "pwl", "sffm", "am", "trnoise", "trrandom", "di
 _PUNCTUATION = frozenset({"(", ")", "="})
 _STOP_WORDS = _SOURCE_WORDS | _OTHER_WAVES | _PUNCTUATION
 _SPECIAL = "(),={}'\""
+_NOT_CSV = _SPECIAL + "\t\v\f\x1c\x1d\x1e\x1f"  # and ASCII blanks other than the space (see _columns)
+_COLUMNS_FROM = 5000  # kinds with this many cards are read by Arrow (see _columns)
 _EXPRESSION = re.compile(r"[{}'\"]")
 _INLINE_COMMENT = re.compile(r";|(?<!\S)\$(?!\S)")
 
@@ -98,18 +99,21 @@ class _CardError(ValueError):
 class _File:
     """One netlist file split into cards.
 
-    ``cards[i]`` is line ``i + 1`` lowercased, without comments, with its
-    ``+`` continuation lines appended (those become blank), so that errors
-    name the first line of a card. ``text`` is the file as written (line
-    ends normalised); its lines (:attr:`raw`) are split only when a dot card
-    needs its original case.
+    Card ``i`` is line ``i + 1`` lowercased, without comments, with its ``+``
+    continuation lines appended (those become blank), so that errors name the
+    first line of a card. ``body`` holds the cards one a line, ``starts``
+    where each begins in it (and ``len(body) + 1`` last), ``index`` the cards
+    grouped by first character. ``text`` is the file as written (line ends
+    normalised); its lines (:attr:`raw`) are split only when a dot card needs
+    its original case.
     """
 
     path: str
     folder: Path | None
     text: str
-    cards: list[str]
-    index: dict[str, NDArray[np.int64]] = field(default_factory=dict)
+    body: str
+    starts: NDArray[np.int64]
+    index: dict[str, NDArray[np.int64]]
 
     @classmethod
     def from_text(cls, text: str, path: str, folder: Path | None, *, titled: bool) -> _File:
@@ -117,44 +121,36 @@ class _File:
         text = text.removeprefix("\ufeff")
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
-        low = text.lower()  # lowercasing never adds or removes a newline, so lines stay aligned
-        file = cls(path, folder, text, low.split("\n"))
-        if titled:
-            file.cards[0] = ""
-        if ";" in low or "$" in low:
-            file.cards = [_strip_comment(card) for card in file.cards]
-        file.index = _first_chars(file.cards)
-        if any(c.isspace() and c != "\n" for c in file.index):
-            file.cards = [card.lstrip() for card in file.cards]
-            file.index = _first_chars(file.cards)
-        if "+" in file.index:
-            file.join_continuations()
-            file.index = _first_chars(file.cards)
-        return file
+        body = text.lower()  # lowercasing never adds or removes a newline, so lines stay aligned
+        if titled:  # the title line becomes a blank card
+            body = body[_line_end(body):]
+        if ";" in body or "$" in body:
+            body = "\n".join(_strip_comment(card) for card in body.split("\n"))
+        starts, index = _first_chars(body)
+        if any(c.isspace() and c != "\n" for c in index):
+            body = "\n".join(card.lstrip() for card in body.split("\n"))
+            starts, index = _first_chars(body)
+        if "+" in index:
+            body = "\n".join(_join_continuations(body.split("\n"), path))
+            starts, index = _first_chars(body)
+        return cls(path, folder, text, body, starts, index)
 
     @cached_property
     def raw(self) -> list[str]:
         """The lines as written (original case, comments kept)."""
         return self.text.split("\n")
 
-    def join_continuations(self) -> None:
-        head = None
-        for i, card in enumerate(self.cards):
-            if card[:1] == "+":
-                if head is None:
-                    raise self.error(i, "continuation line ('+') has no card before it to continue")
-                self.cards[head] += " " + card[1:]
-                self.cards[i] = ""
-            elif card and card[0] != "*":
-                head = i
+    def card(self, index: int) -> str:
+        """The card at 0-based ``index``."""
+        return self.body[self.starts[index]: self.starts[index + 1] - 1]
 
     def error(self, index: int, message: str) -> SpiceSyntaxError:
         """The error for the card at 0-based ``index``."""
         return SpiceSyntaxError(self.path, int(index) + 1, message)
 
-    def tokens(self, index: int) -> list[str]:
-        """The card's tokens, delimiters ``( ) , =`` split off; expressions are refused."""
-        card = self.cards[index]
+    def tokens(self, index: int, card: str | None = None) -> list[str]:
+        """The tokens of card ``index`` (text ``card``), delimiters ``( ) , =`` split off; expressions are refused."""
+        card = self.card(index) if card is None else card
         if _EXPRESSION.search(card):
             raise self.error(index, "expressions ({...} or '...') are not supported: write plain numbers")
         return _split_delimiters(card)
@@ -168,6 +164,26 @@ class _File:
         return text
 
 
+def _join_continuations(cards: list[str], path: str) -> list[str]:
+    """Append each ``+`` line to the card before it (skipping comments and blanks); the ``+`` lines become blank."""
+    head = None
+    for i, card in enumerate(cards):
+        if card[:1] == "+":
+            if head is None:
+                raise SpiceSyntaxError(path, i + 1, "continuation line ('+') has no card before it to continue")
+            cards[head] += " " + card[1:]
+            cards[i] = ""
+        elif card and card[0] != "*":
+            head = i
+    return cards
+
+
+def _line_end(text: str) -> int:
+    """Where the first line of ``text`` ends (without copying the rest, as ``partition`` would)."""
+    end = text.find("\n")
+    return len(text) if end < 0 else end
+
+
 def _split_delimiters(card: str) -> list[str]:
     """Tokens of a card, with ``(``, ``)`` and ``=`` as tokens of their own and ``,`` as a blank."""
     return card.replace("(", " ( ").replace(")", " ) ").replace(",", " ").replace("=", " = ").split()
@@ -178,17 +194,19 @@ def _strip_comment(line: str) -> str:
     return line if match is None else line[: match.start()]
 
 
-def _first_chars(cards: list[str]) -> dict[str, NDArray[np.int64]]:
-    """Indices of the cards, grouped by first character (``"\\n"`` for blank cards)."""
-    joined = "\n".join(cards) + "\n"
-    if joined.isascii():
-        codes = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
+def _first_chars(body: str) -> tuple[NDArray[np.int64], dict[str, NDArray[np.int64]]]:
+    """Where each card of ``body`` starts (and ``len(body) + 1``), and the cards grouped by first character.
+
+    Blank cards are grouped under ``"\\n"``.
+    """
+    body += "\n"
+    if body.isascii():
+        codes = np.frombuffer(body.encode("ascii"), dtype=np.uint8)
     else:
-        codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    ends = np.flatnonzero(codes == 10)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    first = codes[starts]
-    return {chr(c): np.flatnonzero(first == c) for c in np.unique(first).tolist()}
+        codes = np.frombuffer(body.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    starts = np.concatenate(([0], np.flatnonzero(codes == 10) + 1))
+    first = codes[starts[:-1]]
+    return starts, {chr(c): np.flatnonzero(first == c) for c in np.unique(first).tolist()}
 
 
 # ------------------------------------------------------------------ the deck being read
@@ -199,9 +217,14 @@ class _Block:
     file: _File
     lines: NDArray[np.int64]
 
-    def cards(self) -> Iterator[str]:
-        """The block's cards, in text order."""
-        return map(self.file.cards.__getitem__, self.lines.tolist())
+    def text(self) -> str:
+        """The block's cards, one a line: a slice of the file's body per run of consecutive cards."""
+        lines = self.lines
+        cuts = np.flatnonzero(np.diff(lines) != 1) + 1
+        first = lines[np.concatenate(([0], cuts))]
+        last = lines[np.concatenate((cuts - 1, [len(lines) - 1]))]
+        body, starts = self.file.body, self.file.starts
+        return "\n".join(body[a:b] for a, b in zip(starts[first].tolist(), (starts[last + 1] - 1).tolist()))
 
 
 @dataclass
@@ -221,8 +244,8 @@ def _scan(file: _File, deck: _Deck) -> None:
     """Sort the file's cards into the deck; read its dot cards and includes in text order."""
     index = dict(file.index)
     dots = index.pop(".", np.zeros(0, np.int64)).tolist()
-    keywords = {i: file.cards[i].split(None, 1)[0] for i in dots}
-    end = next((i for i in dots if keywords[i] == ".end"), len(file.cards))
+    keywords = {i: file.card(i).split(None, 1)[0] for i in dots}
+    end = next((i for i in dots if keywords[i] == ".end"), len(file.starts) - 1)
     _refuse_strangers(file, index, [i for i in dots if keywords[i] in _REFUSED], end)
     includes = [i for i in dots if i < end and keywords[i] in (".include", ".inc")]
     low = 0
@@ -252,7 +275,7 @@ def _refuse_strangers(file: _File, index: dict[str, NDArray[np.int64]], refused:
     i = min(first, default=end)
     if i >= end:
         return
-    word = file.cards[i].split(None, 1)[0]
+    word = file.card(i).split(None, 1)[0]
     char = word[0]
     if word in _REFUSED:
         raise file.error(i, _REFUSED[word])
@@ -268,7 +291,7 @@ def _dot_card(file: _File, i: int, keyword: str, deck: _Deck) -> None:
     if keyword == ".title":
         deck.title = file.argument(i)
     elif keyword in _IGNORED:
-        words = set(_split_delimiters(file.cards[i])[1:])
+        words = set(_split_delimiters(file.card(i))[1:])
         for word in ("temp", "tnom"):
             if word in words:
                 raise file.error(i, f"option {word!r} is not supported in {keyword}: set the temperature with .temp")
@@ -502,19 +525,35 @@ def _row_fields(kind: str, rest: list[str]) -> dict[str, str]:
 
 @dataclass
 class _Rows:
-    """The element cards of one kind, in text order: names, nodes, and per field the tokens given."""
+    """The element cards of one kind, in text order: names, nodes, and per field the tokens given.
+
+    Terminals are factorised: ``nodes`` holds the distinct node names in order
+    of first appearance (card by card, n+ before n-) and ``pins[i]`` card
+    ``i``'s n+ and n- as indices into ``nodes``.
+    """
 
     kind: str
     blocks: list[_Block]
     names: list[str]
-    a: list[str]
-    b: list[str]
+    nodes: list[str]
+    pins: NDArray[np.int64]  # shape (len(names), 2)
     fields: dict[str, tuple[NDArray[np.int64], list[str]]]
+    checked: bool = False  # the names are known to be distinct (Arrow checked them)
+    numbers: dict[str, NDArray[np.float64]] = field(default_factory=dict)  # fields Arrow read (plain decimals)
     values: dict[str, NDArray[np.float64]] = field(default_factory=dict)
     terminals: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None  # node indices, once declared
 
     def __len__(self) -> int:
         return len(self.names)
+
+    def distinct(self) -> bool:
+        """Whether no two cards share a name."""
+        return self.checked or len(set(self.names)) == len(self.names)
+
+    def node_names(self, count: int) -> tuple[list[str], list[str]]:
+        """The n+ and the n- names of the first ``count`` cards."""
+        pins = self.pins[:count].T.tolist()
+        return [self.nodes[i] for i in pins[0]], [self.nodes[i] for i in pins[1]]
 
     def where(self, row: int) -> tuple[_File, int]:
         """File and 0-based line of row ``row``."""
@@ -536,43 +575,120 @@ class _Rows:
         out = np.full(len(self), np.nan if default is None else default)
         if name in self.fields:
             rows, tokens = self.fields[name]
+            numbers = self.numbers.get(name)
             try:
-                out[rows] = conductances(tokens) if name == "r" else parse_numbers(tokens)
+                if name == "r":
+                    out[rows] = conductances(tokens, numbers)
+                else:
+                    out[rows] = parse_numbers(tokens) if numbers is None else numbers
             except NumberError as err:
                 raise self.error(int(rows[err.index]), f"{name} = {err}") from None
         return out
 
 
+def _factorize(a: list[str], b: list[str]) -> tuple[list[str], NDArray[np.int64]]:
+    """The ``nodes`` and ``pins`` of :class:`_Rows` from each card's n+ and n- names."""
+    pairs = [""] * (2 * len(a))
+    pairs[0::2], pairs[1::2] = a, b
+    first = {name: i for i, name in enumerate(dict.fromkeys(pairs))}
+    pins = np.fromiter(map(first.__getitem__, pairs), dtype=np.int64, count=len(pairs)).reshape(-1, 2)
+    return list(first), pins
+
+
+def _cards_text(blocks: list[_Block]) -> str:
+    """The blocks' cards, one a line."""
+    return "\n".join(block.text() for block in blocks)
+
+
 def _uniform(kind: str, blocks: list[_Block]) -> _Rows | None:
     """Rows of ``<name> <node> <node> <value>`` cards read column-wise, or None unless all cards are so."""
     count = sum(len(block.lines) for block in blocks)
-    joined = " \0 ".join(itertools.chain.from_iterable(block.cards() for block in blocks))
+    joined = _cards_text(blocks).replace("\n", " \0 ")
     if any(c in joined for c in _SPECIAL) or joined.count("\0") != count - 1:
         return None
     tokens = joined.split()
     if len(tokens) != 5 * count - 1 or tokens[4::5].count("\0") != count - 1:
         return None
-    every = np.arange(count)
-    return _Rows(kind, blocks, tokens[0::5], tokens[1::5], tokens[2::5], {_value_field(kind): (every, tokens[3::5])})
+    nodes, pins = _factorize(tokens[1::5], tokens[2::5])
+    return _Rows(kind, blocks, tokens[0::5], nodes, pins, {_value_field(kind): (np.arange(count), tokens[3::5])})
+
+
+def _columns(kind: str, blocks: list[_Block]) -> _Rows | None:
+    """The rows of :func:`_uniform`, read by Arrow's CSV reader; None unless all cards suit it.
+
+    For kinds with thousands of cards, where ``str.split`` and hashing
+    Python strings take most of a read: Arrow splits the cards, checks that
+    the names are distinct and factorises the nodes in C++. It takes ASCII
+    cards of four tokens separated by single spaces (the CSV delimiter) with
+    distinct names; anything else, valid or not, goes to :func:`_uniform` or
+    :func:`_card_by_card`, which also word the errors.
+    """
+    import pyarrow as pa  # imported here (~0.1 s) since only large netlists need it
+    import pyarrow.csv as csv
+
+    count = sum(len(block.lines) for block in blocks)
+    text = _cards_text(blocks)
+    if not text.isascii() or any(c in text for c in _NOT_CSV):
+        return None
+    columns = ["name", "a", "b", "value"]
+    try:
+        table = csv.read_csv(
+            io.BytesIO(text.encode("ascii")),
+            read_options=csv.ReadOptions(column_names=columns, use_threads=False),
+            parse_options=csv.ParseOptions(delimiter=" ", quote_char=False, double_quote=False, escape_char=False),
+            convert_options=csv.ConvertOptions(column_types=dict.fromkeys(columns, pa.string()),
+                                               strings_can_be_null=True, null_values=[""]),
+        )
+    except pa.ArrowInvalid:  # a card of more or fewer than four fields
+        return None
+    names = pa.concat_arrays(table["name"].chunks)
+    if any(column.null_count for column in table.columns) or len(names.unique()) != count:
+        return None  # an empty field (two spaces in a row, or a trailing space), or a name given twice
+    card_by_card = np.arange(2 * count).reshape(2, count).T.ravel()  # a0 b0 a1 b1 ... out of a0 a1 ... b0 b1 ...
+    order = pa.Array.from_buffers(pa.int64(), 2 * count, [None, pa.py_buffer(card_by_card)])
+    terminals = pa.concat_arrays(table["a"].chunks + table["b"].chunks).take(order).dictionary_encode()
+    pins = _numbers(terminals.indices, np.int32).astype(np.int64).reshape(-1, 2)
+    fields = {_value_field(kind): (np.arange(count), table["value"].to_pylist())}
+    rows = _Rows(kind, blocks, names.to_pylist(), terminals.dictionary.to_pylist(), pins, fields, checked=True)
+    if kind != "diode":  # whose field is a model name
+        try:  # Arrow reads plain decimals only (no scale factors), correctly rounded, as parse_numbers does
+            numbers = _numbers(pa.concat_arrays(table["value"].cast(pa.float64()).chunks), np.float64)
+        except pa.ArrowInvalid:
+            return rows
+        if np.isfinite(numbers).all():  # parse_numbers refuses "inf", "nan" and overflows, with the line
+            rows.numbers[_value_field(kind)] = numbers
+    return rows
+
+
+def _numbers(array, dtype: type) -> NDArray:
+    """The values of an Arrow array of numbers without nulls, as NumPy's ``dtype``, read from its data buffer.
+
+    (``Array.to_numpy`` would do the same, but imports pandas, ~0.3 s, on first use.)
+    """
+    size = np.dtype(dtype).itemsize
+    return np.frombuffer(array.buffers()[1], dtype=dtype, count=len(array), offset=array.offset * size)
 
 
 def _card_by_card(kind: str, blocks: list[_Block]) -> _Rows:
     """Rows of any cards, parsed one by one; the first malformed card raises."""
-    rows = _Rows(kind, blocks, [], [], [], {})
+    names: list[str] = []
+    a: list[str] = []
+    b: list[str] = []
     given = []
     for block in blocks:
         file = block.file
-        for line in block.lines.tolist():
-            tokens = file.tokens(line)
+        for line, card in zip(block.lines.tolist(), block.text().split("\n")):
+            tokens = file.tokens(line, card)
             try:
                 if len(tokens) < 3 or tokens[1] in _PUNCTUATION or tokens[2] in _PUNCTUATION:
                     raise _CardError("needs two node names")
                 given.append(_row_fields(kind, tokens[3:]))
             except _CardError as err:
                 raise file.error(line, f"{kind} {tokens[0]!r}: {err}; physnet reads {_syntax(kind)}") from None
-            rows.names.append(tokens[0])
-            rows.a.append(tokens[1])
-            rows.b.append(tokens[2])
+            names.append(tokens[0])
+            a.append(tokens[1])
+            b.append(tokens[2])
+    rows = _Rows(kind, blocks, names, *_factorize(a, b), {})
     for key in dict.fromkeys(key for fields in given for key in fields):
         which = [row for row, fields in enumerate(given) if key in fields]
         rows.fields[key] = (np.array(which, dtype=np.int64), [given[row][key] for row in which])
@@ -621,8 +737,15 @@ def _diode_values(rows: _Rows, deck: _Deck) -> dict[str, NDArray[np.float64]]:
 
 
 def _read_kind(kind: str, blocks: list[_Block], deck: _Deck, allow_negative: bool) -> _Rows:
-    """Parse one kind: column-wise when every card is plain, else card by card (which names any bad card)."""
-    rows = _uniform(kind, blocks)
+    """Parse one kind: column-wise when every card is plain (by Arrow when there are many), else card by card.
+
+    Reading card by card names any bad card.
+    """
+    rows = None
+    if sum(len(block.lines) for block in blocks) >= _COLUMNS_FROM:
+        rows = _columns(kind, blocks)
+    if rows is None:
+        rows = _uniform(kind, blocks)
     if rows is not None:
         try:
             rows.values = _element_values(rows, deck, allow_negative)
@@ -638,17 +761,23 @@ def _read_kind(kind: str, blocks: list[_Block], deck: _Deck, allow_negative: boo
 def _add(net: Netlist, rows: _Rows, allow_negative: bool, count: int | None = None) -> None:
     """Add the first ``count`` rows (all by default) to ``net`` with one vectorised call.
 
-    Terminals go in as the node indices of :func:`_declare_nodes` when adding
-    everything, and by name when probing prefixes on a fresh netlist.
+    Adding everything, terminals go in as the node indices of
+    :func:`_declare_nodes` and distinct names through the netlist's bulk lane
+    (names of different kinds differ in their first letter, so no name is in
+    ``net`` yet); probing prefixes on a fresh netlist, everything goes in by
+    name and is checked.
     """
     part = slice(count)
     values = {name: array[part] for name, array in rows.values.items()}
-    a, b = (rows.a[part], rows.b[part]) if count is not None or rows.terminals is None else rows.terminals
+    if count is None:
+        (a, b), new_names = rows.terminals, rows.distinct()
+    else:
+        (a, b), new_names = rows.node_names(count), False
     names = rows.names[part]
     if rows.kind == "resistor":
-        net.resistors(names, a, b, g=values["g"], allow_negative=allow_negative)
+        net.resistors(names, a, b, g=values["g"], allow_negative=allow_negative, _new_names=new_names)
     else:
-        net.add_many(rows.kind, names, a, b, **values)
+        net.add_many(rows.kind, names, a, b, _new_names=new_names, **values)
 
 
 def _add_located(net: Netlist, rows: _Rows, allow_negative: bool) -> None:
@@ -676,17 +805,9 @@ def _add_located(net: Netlist, rows: _Rows, allow_negative: bool) -> None:
 
 def _declare_nodes(net: Netlist, all_rows: list[_Rows]) -> None:
     """Create the nodes in order of first appearance, kind by kind, n+ before n- (see the module docstring)."""
-    pairs: list[str] = []
     for rows in all_rows:
-        both = [""] * (2 * len(rows))
-        both[0::2], both[1::2] = rows.a, rows.b
-        pairs += both
-    index = net.nodes(pairs)
-    start = 0
-    for rows in all_rows:
-        stop = start + 2 * len(rows)
-        rows.terminals = index[start:stop:2], index[start + 1:stop:2]
-        start = stop
+        index = net.nodes(rows.nodes)
+        rows.terminals = index[rows.pins[:, 0]], index[rows.pins[:, 1]]
 
 
 def _build(deck: _Deck, allow_negative: bool) -> Netlist:
@@ -708,7 +829,7 @@ def _parse(text: str, path: str, folder: Path | None, stack: list[Path], allow_n
     root = None if folder is None else Path(os.path.realpath(folder))
     deck = _Deck(root, stack)
     top = _File.from_text(text, path, root, titled=True)
-    deck.title = top.text.partition("\n")[0].strip()
+    deck.title = top.text[:_line_end(top.text)].strip()
     _scan(top, deck)
     return _build(deck, allow_negative)
 

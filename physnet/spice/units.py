@@ -200,7 +200,7 @@ def _exact_reciprocal(token: str) -> float | None:
     return float(1 / value) if value else None
 
 
-def conductances(tokens: Sequence[str]) -> NDArray[np.float64]:
+def conductances(tokens: Sequence[str], numbers: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
     """Conductances ``g = 1/r`` of resistance tokens.
 
     A token of up to 19 significant digits is read as float64 first, as SPICE
@@ -213,6 +213,10 @@ def conductances(tokens: Sequence[str]) -> NDArray[np.float64]:
     ----------
     tokens : sequence of str
         Resistances in ohms, SPICE syntax.
+    numbers : ndarray of float64, optional
+        The tokens already read, when all are plain decimals read with
+        correct rounding (as :func:`parse_numbers` and Arrow's reader read
+        them); saves reading them again.
 
     Returns
     -------
@@ -233,7 +237,7 @@ def conductances(tokens: Sequence[str]) -> NDArray[np.float64]:
     True
     """
     with np.errstate(divide="ignore"):
-        g = 1.0 / parse_numbers(tokens)
+        g = 1.0 / (parse_numbers(tokens) if numbers is None else numbers)
     if max(map(len, tokens), default=0) >= _EXACT_DIGITS:
         for i, token in enumerate(tokens):
             exact = _exact_reciprocal(token)
