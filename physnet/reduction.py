@@ -24,6 +24,7 @@ it with.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -79,24 +80,65 @@ class Reduction:
 
     def potentials(self, x: NDArray, short_values: NDArray) -> NDArray:
         """Node potentials ``x[free] + S @ E`` (``x`` and ``E`` may carry a leading batch axis)."""
+        return self.expand(x) + (self.S @ np.asarray(short_values).T).T
+
+    def expand(self, x: NDArray) -> NDArray:
+        """Node values ``x[free]``, 0 at fixed nodes: :meth:`potentials` with every source at 0 V.
+
+        Examples
+        --------
+        >>> import physnet as pn
+        >>> net = pn.Netlist()
+        >>> net.vsource("V1", "a", "0", dc=1.0)
+        >>> net.resistors(["R1", "R2"], ["a", "b"], ["b", "0"], r=[1.0, 1.0])
+        >>> reduce_sources(net.compile()).expand(np.array([[0.5], [0.25]])).tolist()
+        [[0.0, 0.0, 0.5], [0.0, 0.0, 0.25]]
+        """
         x = np.asarray(x)
         padded = np.concatenate([x, np.zeros(x.shape[:-1] + (1,), dtype=x.dtype)], axis=-1)
-        v = padded[..., self.free]  # index -1 hits the appended zero
-        offset = (self.S @ np.asarray(short_values).T).T
-        return v + offset
+        return padded[..., self.free]  # index -1 hits the appended zero
 
     def restrict(self, node_values: NDArray) -> NDArray:
-        """Sum node quantities into their supernodes (``Pᵀ y``; fixed nodes dropped)."""
+        """Sum node quantities into their supernodes (``Pᵀ y``; fixed nodes dropped).
+
+        ``node_values`` has shape (n_nodes,) or (batch, n_nodes).
+
+        Examples
+        --------
+        >>> import physnet as pn
+        >>> net = pn.Netlist()
+        >>> net.vsource("V1", "a", "b", dc=1.0)
+        >>> net.resistors(["R1", "R2"], ["a", "b"], ["0", "0"], r=[1.0, 1.0])
+        >>> reduce_sources(net.compile()).restrict(np.array([[5.0, 1.0, 2.0]])).tolist()
+        [[3.0]]
+        """
         node_values = np.asarray(node_values)
-        mask = self.free >= 0
+        if self._gather is not None:  # one node per unknown: a plain gather
+            return node_values[..., self._gather]
         if node_values.ndim == 1:
+            mask = self.free >= 0
             if np.iscomplexobj(node_values):
                 return (np.bincount(self.free[mask], node_values[mask].real, self.n_free)
                         + 1j * np.bincount(self.free[mask], node_values[mask].imag, self.n_free))
             return np.bincount(self.free[mask], node_values[mask], self.n_free)
-        P = sp.csr_matrix((np.ones(mask.sum()), (self.free[mask], np.flatnonzero(mask))),
-                          shape=(self.n_free, len(self.free)))
-        return (P @ node_values.T).T
+        return (self._restriction @ node_values.T).T
+
+    @cached_property
+    def _gather(self) -> NDArray[np.int64] | None:
+        """The node of each unknown when no supernode holds two free nodes (else ``None``); built once."""
+        nodes = np.flatnonzero(self.free >= 0)
+        if len(nodes) != self.n_free:
+            return None
+        order = np.empty(self.n_free, dtype=np.int64)
+        order[self.free[nodes]] = nodes
+        return order
+
+    @cached_property
+    def _restriction(self) -> sp.csr_matrix:
+        """``Pᵀ`` (n_free, n_nodes): one entry per free node in its unknown's row; built once."""
+        mask = self.free >= 0
+        return sp.csr_matrix((np.ones(int(mask.sum())), (self.free[mask], np.flatnonzero(mask))),
+                             shape=(self.n_free, len(self.free)))
 
     def short_currents(self, leaving: NDArray) -> NDArray:
         """Currents through the eliminated sources, from KCL.

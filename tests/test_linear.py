@@ -194,3 +194,34 @@ def test_solve_dc_identical_across_backends(backend, random_network, mna):
     op = pn.solve_dc(net, backend=backend)
     np.testing.assert_allclose(op.v, v_ref, rtol=1e-10, atol=1e-10 * np.abs(v_ref).max())
     np.testing.assert_allclose(op.source_currents, i_ref, rtol=1e-9, atol=1e-10 * np.abs(i_ref).max())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("columns", [1, 2, 3, 4, 9])
+def test_every_column_count_and_sparse_or_zero_columns_solve_alike(backend, columns):
+    """Few columns (dense CHOLMOD solve) and many (blocked spsolve) agree with column-by-column solves."""
+    pattern = random_pattern(5)
+    data = scatter(pattern.slots, weights(5, pattern.n_edges), pattern.nnz)
+    factor = Factorizer(pattern.indptr, pattern.indices, pattern.n, backend=backend).factor(data)
+    B = np.zeros((pattern.n, columns))
+    B[3, 0] = 1.0  # a unit current, a dense column and (from 3 columns on) an all-zero one
+    if columns > 1:
+        B[:, 1] = np.random.default_rng(1).normal(size=pattern.n)
+    X = factor.solve(B)
+    X_ref = np.linalg.solve(dense(pattern, data), B)
+    np.testing.assert_allclose(X, X_ref, rtol=1e-10, atol=1e-12 * np.abs(X_ref).max())
+    for j in range(columns):
+        np.testing.assert_allclose(X[:, j], factor.solve(B[:, j]), rtol=1e-13, atol=1e-13 * np.abs(X_ref).max())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_factorizations_are_counted(backend):
+    pattern = random_pattern(2)
+    data = scatter(pattern.slots, weights(2, pattern.n_edges), pattern.nnz)
+    f = Factorizer(pattern.indptr, pattern.indices, pattern.n, backend=backend)
+    assert f.factorizations == 0
+    factor = f.factor(data)
+    factor.solve(np.ones((pattern.n, 5)))
+    assert f.factorizations == 1  # solving never refactors
+    f.factor(2.0 * data)
+    assert f.factorizations == 2

@@ -128,6 +128,27 @@ def test_restrict_is_transpose_of_prolongation():
     x = np.array([0.25, -0.5])
     np.testing.assert_array_equal(red.potentials(np.zeros(2), np.zeros(2)), np.zeros(s.n_nodes))
     np.testing.assert_array_equal(red.potentials(x, np.zeros(2)), P @ x)
+    np.testing.assert_array_equal(red.expand(np.stack([x, 2 * x])), np.stack([P @ x, 2 * P @ x]))
+
+
+@pytest.mark.parametrize("floating", [False, True])
+def test_restrict_gather_and_sparse_paths_equal_the_plain_sum(floating):
+    """One node per unknown (a gather) or supernodes of several (the cached sparse ``Pᵀ``): same sums, every shape."""
+    net = pn.Netlist()
+    net.vsource("V1", "a", "b" if floating else "0", dc=1.0)
+    net.resistors(["R1", "R2", "R3"], ["a", "b", "c"], ["b", "c", "0"], r=[1.0, 2.0, 3.0])
+    s = net.compile()
+    red = reduce_sources(s)
+    assert (red._gather is None) == floating
+    y = np.random.default_rng(0).normal(size=(3, s.n_nodes))
+    expected = np.zeros((3, red.n_free))
+    for node, f in enumerate(red.free):
+        if f >= 0:
+            expected[:, f] += y[:, node]
+    for _ in range(2):  # the second call takes the cached matrix or gather
+        np.testing.assert_allclose(red.restrict(y), expected, rtol=1e-15)
+        np.testing.assert_allclose(red.restrict(y[0]), expected[0], rtol=1e-15)
+        np.testing.assert_allclose(red.restrict(y[0] + 1j * y[1]), expected[0] + 1j * expected[1], rtol=1e-15)
 
 
 def test_short_currents_follow_spice_sign():

@@ -10,6 +10,7 @@ import physnet as pn
 from physnet.errors import NetlistError
 from physnet.learning.problem import make_problem
 from physnet.solvers.linearize import linearize
+from physnet.solvers.nodal import nodal_operator
 from physnet.learning.rules import (RULES, Adjoint, CoupledLearning, EquilibriumPropagation, FrequencyPropagation,
                                     MultiplexedGradientDescent, NodePerturbation, WeightPerturbation, clamped_states,
                                     codes, conductances, cosine, make_rule, resistive_power)
@@ -302,3 +303,15 @@ def test_output_responses_path_equals_separate_solves(rule):
                            inputs={"v_sources": problem.v_sources[s]}, trainable="R")
         singles.append(rule.estimate(one, g).grad)
     np.testing.assert_allclose(merged, np.mean(singles, axis=0), rtol=1e-9, atol=1e-12 * np.max(np.abs(merged)))
+
+
+@pytest.mark.parametrize("rule", [Adjoint(), FrequencyPropagation(), EquilibriumPropagation(centered=True),
+                                  CoupledLearning()], ids=["adjoint", "fp", "ep-centered", "coupled"])
+@pytest.mark.parametrize("batch", [1, 4])
+def test_linear_step_costs_one_factorization(rule, batch):
+    """A linear network is factored once per estimate, whatever the phases and the batch."""
+    problem, g = _problem(seed=2, batch=batch)
+    factorizer = nodal_operator(problem.system).factorizer
+    before = factorizer.factorizations
+    rule.estimate(problem, g)
+    assert factorizer.factorizations == before + 1

@@ -100,8 +100,7 @@ def port_network(system: System, g_all: NDArray) -> PortNetwork:
     op = nodal_operator(system, "dc")
     w = edge_weights(system, op, g_all)
     table = system["diode"]
-    positive = w[w > 0]
-    g_ref = np.full(len(table), float(np.median(positive)) if positive.size else 1e-3)
+    g_ref = np.full(len(table), _typical_conductance(w)) if len(table) else np.zeros(0)
     w[op.edge_slice("diode")] = g_ref  # any positive value is exact; a typical one keeps A well conditioned
     base = Linearization(system, op, w, op.factorizer.factor(op.matrix_data(w), spd=True))
     units = np.zeros((system.n_nodes, len(table)))
@@ -109,6 +108,12 @@ def port_network(system: System, g_all: NDArray) -> PortNetwork:
     units[table.b, np.arange(len(table))] -= 1.0
     Z = base.respond(units).T if len(table) else units.T
     return PortNetwork(base, table.a, table.b, g_ref, Z, (Z[:, table.a] - Z[:, table.b]).T)
+
+
+def _typical_conductance(weights: NDArray) -> float:
+    """Median of the positive edge weights (1 mS if none): the diodes' reference conductance."""
+    positive = weights[weights > 0]
+    return float(np.median(positive)) if positive.size else 1e-3
 
 
 def superpose(response: Callable[[NDArray], NDArray], u: NDArray) -> tuple[NDArray, NDArray]:

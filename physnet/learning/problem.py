@@ -90,8 +90,14 @@ class Problem:
 
     def drops(self, v: NDArray) -> NDArray:
         """Voltage drop ``v(a) - v(b)`` across each trainable resistor (batch axis first if any)."""
+        a, b = self._terminals
+        return v[..., a] - v[..., b]
+
+    @cached_property
+    def _terminals(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Nodes ``a`` and ``b`` of each trainable resistor, looked up once per problem."""
         table = self.system["resistor"]
-        return v[..., table.a[self.trainable]] - v[..., table.b[self.trainable]]
+        return table.a[self.trainable], table.b[self.trainable]
 
     def error_currents(self, v: NDArray, beta: float) -> NDArray:
         """Node currents ``e = -β ∂C/∂v_out`` injected at the outputs, for states ``v`` (batch, n_nodes)."""

@@ -62,10 +62,7 @@ class Linearization:
         currents = np.asarray(currents, dtype=np.float64)
         rhs = red.restrict(currents.T).T if currents.ndim > 1 else red.restrict(currents)
         x = self.factor.solve(rhs)
-        zeros = np.zeros(len(red.shorts))
-        if currents.ndim == 1:
-            return red.potentials(x, zeros)
-        return red.potentials(x.T, zeros).T
+        return red.expand(x) if currents.ndim == 1 else red.expand(x.T).T
 
 
 def linearize(system: System, v: NDArray, g: NDArray | None = None, *, k: NDArray | None = None,

@@ -217,12 +217,13 @@ def output_responses(problem: Problem, g_all: NDArray,
 def prefer_output_responses(problem: Problem, later_columns: int) -> bool:
     """Whether :func:`output_responses` beats solving the later phases separately on a linear network.
 
-    A back-substitution costs about the same per right-hand side whether
-    the columns come together or not (CHOLMOD as bundled with cvxopt
-    solves them one by one), so the output responses pay off when there
-    are fewer outputs than the ``later_columns`` the phases after the free
-    state would solve (``batch`` for an adjoint or a nudged phase, ``2 ×
-    batch`` for EP's ±β phases). Never with diodes.
+    Back-substitutions cost about in proportion to their right-hand sides
+    (CHOLMOD shares one pass over the factor among at most four columns,
+    see :data:`physnet.solvers.linear.SPSOLVE_COLUMNS`), so the output
+    responses pay off when there are fewer outputs than the
+    ``later_columns`` the phases after the free state would solve
+    (``batch`` for an adjoint or a nudged phase, ``2 × batch`` for EP's
+    ±β phases). Never with diodes.
 
     Examples
     --------
