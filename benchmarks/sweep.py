@@ -108,7 +108,7 @@ def overhead() -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=250, help="epochs per run of the speed-up sweep")
+    parser.add_argument("--epochs", type=int, default=500, help="epochs per run of the speed-up sweep")
     parser.add_argument("--repeat", type=int, default=2, help="rounds of the speed-up comparison")
     args = parser.parse_args()
     load_before = os.getloadavg()
