@@ -7,7 +7,6 @@ import io
 import re
 from pathlib import Path
 
-import pytest
 
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "guide.md"
 

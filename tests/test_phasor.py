@@ -143,7 +143,7 @@ def test_diode_conductance_equals_the_jacobian_of_kcl():
         dv = np.zeros(system.n_nodes)
         dv[node] = 1e-7
         J[:, j] = (kcl(op.v + dv) - kcl(op.v - dv)) / 2e-7
-    for j, node in enumerate(free):
+    for node in free:
         e = np.zeros(system.n_nodes, dtype=complex)
         e[node] = 1e-3
         res = solve_ac(system, 1e-6, injections=e, sources=False, operating_point=op)
