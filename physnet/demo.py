@@ -35,6 +35,7 @@ from physnet.experiments.run import build_task
 from physnet.experiments.sweep import sweep
 from physnet.spice.check import check
 from physnet.system import System
+from physnet.tasks import Task
 
 __all__ = ["RULES", "demo_config", "cross_check", "run_demo"]
 
@@ -64,7 +65,7 @@ def demo_config(*, quick: bool = False) -> dict[str, Any]:
     }
 
 
-def _trained_system(config: dict[str, Any], folder: Path) -> tuple[System, Any]:
+def _trained_system(config: dict[str, Any], folder: Path) -> tuple[System, Task]:
     """The run's task and its network with the trained (device) conductances frozen in."""
     task = build_task(config)
     params = np.load(folder / "params.npz")
@@ -74,7 +75,7 @@ def _trained_system(config: dict[str, Any], folder: Path) -> tuple[System, Any]:
     return task.network.with_values("resistor", g=g), task
 
 
-def cross_check(system: System, task: Any, samples: int | None = None) -> dict[str, Any]:
+def cross_check(system: System, task: Task, samples: int | None = None) -> dict[str, Any]:
     """Solve test samples of a trained network in physnet and in ngspice; compare voltages and classes.
 
     Parameters
