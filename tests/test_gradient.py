@@ -138,3 +138,17 @@ def test_bad_gradient_requests_name_the_problem():
         pn.gradient(net, outputs=outputs, targets=[0, 0], trainable="Q")
     with pytest.raises(NetlistError, match="beta"):
         pn.fp_update(net, outputs=outputs, targets=[0, 0], beta=0.0)
+
+
+def test_adjoint_uses_the_gmin_of_its_dc_solve():
+    """A DC solve with a large diode gmin shunt: the adjoint's Jacobian must carry the same shunt."""
+    net, outputs = _random_network(1, diodes=3)
+    options = pn.NewtonOptions(gmin=1e-3)  # comparable to the network's conductances: a large effect
+    kwargs = dict(outputs=outputs, targets=[0.1, -0.2], trainable="R", options=options)
+    exact = pn.gradient(net, method="adjoint", **kwargs)
+    fd = pn.gradient(net, method="fd", **kwargs)
+    assert np.max(np.abs(exact.grad - fd.grad)) <= 1e-6 * np.max(np.abs(exact.grad))
+    default = pn.gradient(net, method="adjoint", outputs=outputs, targets=[0.1, -0.2], trainable="R")
+    assert np.max(np.abs(default.grad - exact.grad)) > 1e-3 * np.max(np.abs(exact.grad))  # gmin matters here
+    fp = pn.gradient(net, method="fp", beta=1e-6, **kwargs)
+    assert np.max(np.abs(fp.grad - exact.grad)) <= 1e-9 * np.max(np.abs(exact.grad))

@@ -112,7 +112,7 @@ def _phasor(problem: Problem, g_all: NDArray, beta: float, f_a: float, f_b: floa
     quasi_static = {"f_a": 0.0, "f_b": 0.0}  # the phasor path is the f_B -> 0 limit
     if len(problem.system["diode"]) > MAX_PORTS:  # many diodes: Newton per sample, then its Jacobian
         v, shared = operating_point(problem, g_all, options=options)
-        v_b = small_signal(problem, g_all, v, problem.error_currents(v, beta), shared)
+        v_b = small_signal(problem, g_all, v, problem.error_currents(v, beta), shared, gmin=options.gmin)
         return v, problem.drops(v), problem.drops(v_b), {"solves": "newton + 1 factorization per sample",
                                                          **quasi_static}
     v, dv_a, dv_b, info = phasor_coefficients(problem, g_all, beta, options)

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from physnet.constants import GMIN
 from physnet.errors import NetlistError
 from physnet.learning.costs import SQUARED_ERROR, Cost
 from physnet.learning.problem import Problem, make_problem
@@ -103,26 +104,28 @@ def operating_point(problem: Problem, g_all: NDArray, *,
 
 
 def small_signal(problem: Problem, g_all: NDArray, v: NDArray, currents: NDArray,
-                 shared: Linearization | None = None) -> NDArray:
+                 shared: Linearization | None = None, *, gmin: float = GMIN) -> NDArray:
     """Response ``J⁻¹ δi`` of every sample to its node currents, shape (batch, n_nodes).
 
     A linear network shares one factorization across the batch (multi
     right-hand side): pass the one :func:`operating_point` returned as
     ``shared`` and nothing is refactored. With diodes each sample is
-    linearised at its own state (one numeric factorization each).
+    linearised at its own state (one numeric factorization each), with the
+    diodes' ``gmin`` shunt of the DC solve that found ``v``.
     """
     if not problem.system.has("diode"):
         lin = shared if shared is not None else linearize(problem.system, v[0], g_all)
         return lin.respond(np.ascontiguousarray(currents.T)).T
     out = np.empty_like(currents)
     for s in range(problem.batch):
-        out[s] = linearize(problem.system, v[s], g_all).respond(currents[s])
+        out[s] = linearize(problem.system, v[s], g_all, gmin=gmin).respond(currents[s])
     return out
 
 
 def _adjoint(problem: Problem, g_all: NDArray, options: NewtonOptions) -> GradientResult:
     v, shared = operating_point(problem, g_all, options=options)
-    lam = small_signal(problem, g_all, v, -problem.error_currents(v, 1.0), shared)  # λ = J⁻¹ ∂C/∂v
+    # λ = J⁻¹ ∂C/∂v, with the Jacobian of the model the DC solve used (its gmin)
+    lam = small_signal(problem, g_all, v, -problem.error_currents(v, 1.0), shared, gmin=options.gmin)
     grad = -np.mean(problem.drops(lam) * problem.drops(v), axis=0)
     return GradientResult(grad, float(np.mean(problem.costs(v))), "adjoint", problem.edge_names, v,
                           {"solves": "newton + 1 factorization per sample" if shared is None
