@@ -13,7 +13,7 @@ from physnet.solvers.linearize import linearize
 from physnet.solvers.nodal import nodal_operator
 from physnet.learning.rules import (RULES, Adjoint, CoupledLearning, EquilibriumPropagation, FrequencyPropagation,
                                     MultiplexedGradientDescent, NodePerturbation, WeightPerturbation, clamped_states,
-                                    codes, conductances, cosine, make_rule, resistive_power)
+                                    codes, cosine, make_rule, resistive_power)
 
 
 def _network(seed: int, diodes: int = 0, n: int = 12) -> pn.Netlist:
@@ -96,7 +96,7 @@ def test_coupled_learning_single_output_is_the_adjoint_direction(diodes):
     estimate = CoupledLearning(eta=1e-4).estimate(problem, g)
     assert cosine(estimate.grad, exact) >= 0.999
     if not diodes:  # one shared transfer resistance R: the estimate is 2 dC/dg / R
-        g_all = conductances(problem, g)
+        g_all = problem.conductances(g)
         out = problem.outputs[0]
         R = pn.solve_dc(problem.system, g_all, v_sources=np.zeros(2), currents=np.eye(problem.system.n_nodes)[out])
         np.testing.assert_allclose(estimate.grad, 2.0 * exact / R.v[out], rtol=1e-3)
@@ -106,7 +106,7 @@ def test_coupled_learning_single_output_is_the_adjoint_direction(diodes):
 def test_coupled_learning_follows_the_transfer_weighted_cost(diodes):
     """With several outputs the clamp injects R⁻¹ η (y - v): the gradient of ½ eᵀ R⁻¹ e (R held fixed)."""
     problem, g = _problem(seed=4, diodes=diodes, batch=1)
-    g_all = conductances(problem, g)
+    g_all = problem.conductances(g)
     v = pn.solve_dc(problem.system, g_all, v_sources=problem.v_sources[0]).v
     out = problem.outputs
     response = linearize(problem.system, v, g_all).respond(np.eye(problem.system.n_nodes)[:, out])
@@ -130,7 +130,7 @@ def test_coupled_learning_follows_the_transfer_weighted_cost(diodes):
 def test_coupled_clamp_equals_voltage_sources_on_the_outputs(diodes):
     """The clamped state is the network with ideal voltage sources holding the outputs."""
     problem, g = _problem(seed=5, diodes=diodes)
-    g_all = conductances(problem, g)
+    g_all = problem.conductances(g)
     v = Adjoint().estimate(problem, g).states
     clamp = v[:, problem.outputs] + 0.05 * (problem.targets - v[:, problem.outputs])
     v_c, iterations = clamped_states(problem, g_all, v, clamp)
@@ -251,7 +251,7 @@ def test_perturbative_rules_are_reproducible_and_need_a_generator(name):
 
 def test_resistive_power_equals_power_delivered_by_the_sources():
     problem, g = _problem(seed=15, batch=1)
-    g_all = conductances(problem, g)
+    g_all = problem.conductances(g)
     op = pn.solve_dc(problem.system, g_all, v_sources=problem.v_sources[0])
     delivered = -float(np.sum(problem.v_sources[0] * op.source_currents))
     assert resistive_power(problem, g_all, op.v[None]) == pytest.approx(delivered, rel=1e-12)

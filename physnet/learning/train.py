@@ -29,7 +29,7 @@ from physnet.learning.costs import SQUARED_ERROR, Cost
 from physnet.learning.gradient import free_states
 from physnet.learning.optimizers import Optimizer
 from physnet.learning.problem import Problem, make_problem
-from physnet.learning.rules import Adjoint, Rule, conductances, cosine, make_rule
+from physnet.learning.rules import Adjoint, Rule, cosine, make_rule
 from physnet.netlist import Netlist
 from physnet.solvers.dc import NewtonOptions
 from physnet.system import System
@@ -252,7 +252,7 @@ def source_inputs(system: System, names: Sequence[str], x: NDArray) -> dict[str,
 def evaluate(problem: Problem, g: NDArray, *, classification: bool = False,
              options: NewtonOptions = NewtonOptions()) -> tuple[float, float]:
     """Mean cost and accuracy (NaN unless ``classification``) of the free states at conductances ``g``."""
-    v = free_states(problem, conductances(problem, g), options=options)
+    v = free_states(problem, problem.conductances(g), options=options)
     loss = float(np.mean(problem.costs(v)))
     if not classification:
         return loss, float("nan")

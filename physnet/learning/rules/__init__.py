@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from physnet.errors import NetlistError
-from physnet.learning.rules.base import Estimate, Rule, conductances, cosine, resistive_power
+from physnet.learning.rules.base import Estimate, Rule, cosine, resistive_power
 from physnet.learning.rules.contrastive import CoupledLearning, EquilibriumPropagation, clamped_states
 from physnet.learning.rules.mgd import CODES, MultiplexedGradientDescent, codes
 from physnet.learning.rules.perturbation import NodePerturbation, WeightPerturbation
@@ -34,7 +34,7 @@ from physnet.learning.rules.response import Adjoint, FrequencyPropagation
 
 __all__ = ["Estimate", "Rule", "RULES", "make_rule", "Adjoint", "FrequencyPropagation", "EquilibriumPropagation",
            "CoupledLearning", "NodePerturbation", "WeightPerturbation", "MultiplexedGradientDescent", "CODES",
-           "codes", "clamped_states", "conductances", "cosine", "resistive_power"]
+           "codes", "clamped_states", "cosine", "resistive_power"]
 
 RULES: dict[str, type] = {
     "adjoint": Adjoint,

@@ -25,7 +25,7 @@ from physnet.solvers.dc import NewtonOptions
 from physnet.solvers.linearize import Linearization, linearize
 from physnet.solvers.nodal import injections, leaving, short_values
 
-__all__ = ["Estimate", "Rule", "conductances", "resistive_power", "cosine"]
+__all__ = ["Estimate", "Rule", "resistive_power", "cosine"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,27 +80,6 @@ class Rule(Protocol):
     name: ClassVar[str]
 
     def estimate(self, problem: Problem, g: NDArray, *, rng: np.random.Generator | None = None) -> Estimate: ...
-
-
-def conductances(problem: Problem, g: NDArray) -> NDArray[np.float64]:
-    """Every resistor's conductance: the system's values with the trainable ones replaced by ``g``.
-
-    Examples
-    --------
-    >>> import physnet as pn
-    >>> from physnet.learning.problem import make_problem
-    >>> net = pn.Netlist()
-    >>> net.vsource("V1", "in", "0", dc=1.0)
-    >>> net.resistors(["R1", "R2"], ["in", "out"], ["out", "0"], g=[1.0, 3.0])
-    >>> conductances(make_problem(net, ["out"], [0.0], trainable="R2"), [5.0]).tolist()
-    [1.0, 5.0]
-    """
-    g_all = np.array(problem.system["resistor"]["g"], dtype=np.float64)
-    g = np.asarray(g, dtype=np.float64)
-    if g.shape != problem.trainable.shape:
-        raise NetlistError(f"g: expected {len(problem.trainable)} trainable conductances, got shape {g.shape}")
-    g_all[problem.trainable] = g
-    return g_all
 
 
 def resistive_power(problem: Problem, g_all: NDArray, v: NDArray) -> float:

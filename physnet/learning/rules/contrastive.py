@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from physnet.errors import ConvergenceError, NetlistError
 from physnet.learning.gradient import free_states, operating_point, small_signal
 from physnet.learning.problem import Problem
-from physnet.learning.rules.base import (Estimate, conductances, output_responses, positive, prefer_output_responses,
+from physnet.learning.rules.base import (Estimate, output_responses, positive, prefer_output_responses,
                                         resistive_power, rms)
 from physnet.solvers.dc import NewtonOptions
 from physnet.solvers.linearize import Linearization, linearize
@@ -75,7 +75,7 @@ class EquilibriumPropagation:
 
     def estimate(self, problem: Problem, g: NDArray, *, rng: np.random.Generator | None = None) -> Estimate:
         """EP estimate of ``dC/dg`` (``rng`` is ignored)."""
-        g_all = conductances(problem, g)
+        g_all = problem.conductances(g)
         if prefer_output_responses(problem, (2 if self.centered else 1) * problem.batch):
             v, _, X = output_responses(problem, g_all, self.options)  # superposition: v ± X e_out
             shift = -self.beta * problem.cost.grad(v[:, problem.outputs], problem.targets) @ X.T
@@ -144,7 +144,7 @@ class CoupledLearning:
 
     def estimate(self, problem: Problem, g: NDArray, *, rng: np.random.Generator | None = None) -> Estimate:
         """Coupled-learning estimate ``[(ΔV^C)² - (ΔV^F)²] / η`` (``rng`` is ignored)."""
-        g_all = conductances(problem, g)
+        g_all = problem.conductances(g)
         if problem.system.has("diode"):
             v, _ = operating_point(problem, g_all, options=self.options)
             responses = None

@@ -39,7 +39,7 @@ from numpy.typing import NDArray
 from physnet.errors import NetlistError
 from physnet.learning.gradient import operating_point
 from physnet.learning.problem import Problem
-from physnet.learning.rules.base import (Estimate, conductances, equilibrium, positive, require_rng, resistive_power,
+from physnet.learning.rules.base import (Estimate, equilibrium, positive, require_rng, resistive_power,
                                         rms)
 from physnet.solvers.dc import NewtonOptions
 
@@ -130,7 +130,7 @@ class MultiplexedGradientDescent:
     def estimate(self, problem: Problem, g: NDArray, *, rng: np.random.Generator | None = None) -> Estimate:
         """MGD estimate of ``dC/dg`` from one window of ``tau_theta`` steps (needs ``rng``)."""
         rng = require_rng(self.name, rng)
-        g_all = conductances(problem, g)
+        g_all = problem.conductances(g)
         g_train = g_all[problem.trainable]
         v, _ = operating_point(problem, g_all, options=self.options)
         costs = problem.costs(v)

@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 from physnet.errors import NetlistError
 from physnet.learning.gradient import free_states, operating_point
 from physnet.learning.problem import Problem
-from physnet.learning.rules.base import (Estimate, conductances, equilibrium, positive, require_rng, resistive_power,
+from physnet.learning.rules.base import (Estimate, equilibrium, positive, require_rng, resistive_power,
                                         rms)
 from physnet.solvers.dc import NewtonOptions
 from physnet.solvers.linearize import Linearization
@@ -90,7 +90,7 @@ class NodePerturbation:
     def estimate(self, problem: Problem, g: NDArray, *, rng: np.random.Generator | None = None) -> Estimate:
         """Node-perturbation estimate of ``dC/dg`` (needs ``rng``)."""
         rng = require_rng(self.name, rng)
-        g_all = conductances(problem, g)
+        g_all = problem.conductances(g)
         v, shared = operating_point(problem, g_all, options=self.options)
         costs = problem.costs(v)
         nodes = np.flatnonzero(nodal_operator(problem.system).reduction.free >= 0)  # not held by a source
@@ -149,7 +149,7 @@ class WeightPerturbation:
     def estimate(self, problem: Problem, g: NDArray, *, rng: np.random.Generator | None = None) -> Estimate:
         """Weight-perturbation estimate of ``dC/dg`` (needs ``rng``)."""
         rng = require_rng(self.name, rng)
-        g_all = conductances(problem, g)
+        g_all = problem.conductances(g)
         v, _ = operating_point(problem, g_all, options=self.options)
         costs = problem.costs(v)
         z = rng.standard_normal((self.samples, len(problem.trainable)))

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from physnet.learning.fp import fp_estimate
 from physnet.learning.gradient import operating_point, small_signal
 from physnet.learning.problem import Problem
-from physnet.learning.rules.base import (Estimate, conductances, output_responses, positive, prefer_output_responses,
+from physnet.learning.rules.base import (Estimate, output_responses, positive, prefer_output_responses,
                                         resistive_power, rms)
 from physnet.solvers.dc import NewtonOptions
 
@@ -56,7 +56,7 @@ class Adjoint:
 
     def estimate(self, problem: Problem, g: NDArray, *, rng: np.random.Generator | None = None) -> Estimate:
         """Exact ``dC/dg`` (``rng`` is ignored)."""
-        g_all = conductances(problem, g)
+        g_all = problem.conductances(g)
         if prefer_output_responses(problem, problem.batch):  # ∂C/∂v lives on the outputs: λ = X ∂C/∂v_out
             v, _, X = output_responses(problem, g_all, self.options)
             lam = problem.cost.grad(v[:, problem.outputs], problem.targets) @ X.T
@@ -114,7 +114,7 @@ class FrequencyPropagation:
 
     def estimate(self, problem: Problem, g: NDArray, *, rng: np.random.Generator | None = None) -> Estimate:
         """FP estimate of ``dC/dg`` (``rng`` feeds the noise of a transient run)."""
-        g_all = conductances(problem, g)
+        g_all = problem.conductances(g)
         extra = dict(self.solver_options)
         if self.solver == "transient" and rng is not None:
             extra.setdefault("seed", rng)
