@@ -58,7 +58,7 @@ from physnet.elements.spring import stiffness_matrix
 from physnet.errors import NetlistError
 from physnet.learning.costs import SQUARED_ERROR, Cost
 from physnet.learning.fp import FPUpdate
-from physnet.learning.gradient import GradientResult
+from physnet.learning.gradient import GradientResult, central_differences
 from physnet.solvers.elastic import solve_elastic
 from physnet.solvers.lockin import lockin
 from physnet.system import System
@@ -395,16 +395,9 @@ def elastic_gradient(
         grad = -(problem.E @ lam) * (problem.E @ u)
         info: dict[str, Any] = {"solves": 2}
     elif method == "fd":
-        grad = np.empty(len(problem.k))
-        for j in range(len(problem.k)):
-            h = fd_step * problem.k[j]
-            costs = []
-            for sign in (1.0, -1.0):
-                k_step = problem.k.copy()
-                k_step[j] += sign * h
-                shifted = replace(problem, k=k_step)
-                costs.append(float(cost.value(problem.R @ _static(shifted, problem.forces), problem.targets)))
-            grad[j] = (costs[0] - costs[1]) / (2.0 * h)
+        grad = central_differences(
+            lambda k: float(cost.value(problem.R @ _static(replace(problem, k=k), problem.forces), problem.targets)),
+            problem.k, range(len(problem.k)), fd_step)
         info = {"relative_step": fd_step, "solves": 2 * len(problem.k) + 1}
     else:
         raise NetlistError(f"unknown elastic gradient method {method!r} (known: 'adjoint', 'fd')")

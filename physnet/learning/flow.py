@@ -49,7 +49,7 @@ from scipy.sparse.linalg import splu
 from physnet.errors import NetlistError
 from physnet.learning.costs import SQUARED_ERROR, Cost
 from physnet.learning.fp import FPUpdate
-from physnet.learning.gradient import GradientResult
+from physnet.learning.gradient import GradientResult, central_differences
 from physnet.solvers.dc import solve_dc
 from physnet.solvers.linearize import linearize
 from physnet.solvers.nodal import nodal_operator
@@ -335,16 +335,11 @@ def flow_gradient(
         grad = -np.mean(problem.drops(lam) * problem.drops(p), axis=0)
         info: dict[str, Any] = {"solves": 2}
     elif method == "fd":
-        grad = np.empty(len(problem.k))
-        for j in range(len(problem.k)):
-            h = fd_step * problem.k[j]
-            costs = []
-            for sign in (1.0, -1.0):
-                k_step = problem.k.copy()
-                k_step[j] += sign * h
-                shifted = replace(problem, k=k_step)
-                costs.append(shifted.mean_cost(shifted.pressures()))
-            grad[j] = (costs[0] - costs[1]) / (2.0 * h)
+        def cost_at(k: NDArray) -> float:
+            shifted = replace(problem, k=k)
+            return shifted.mean_cost(shifted.pressures())
+
+        grad = central_differences(cost_at, problem.k, range(len(problem.k)), fd_step)
         info = {"relative_step": fd_step, "solves": 2 * len(problem.k) + 1}
     else:
         raise NetlistError(f"unknown flow gradient method {method!r} (known: 'adjoint', 'fd')")

@@ -16,7 +16,7 @@ averaged over the samples of a :class:`~physnet.learning.problem.Problem`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +34,8 @@ from physnet.solvers.nodal import injections as source_injections
 from physnet.solvers.nodal import leaving, short_values
 from physnet.system import System
 
-__all__ = ["GradientResult", "gradient", "free_states", "operating_point", "small_signal", "METHODS"]
+__all__ = ["GradientResult", "gradient", "free_states", "operating_point", "small_signal", "central_differences",
+           "METHODS"]
 
 METHODS = ("adjoint", "fd", "fp", "ep", "ep-centered")
 
@@ -132,17 +133,33 @@ def _adjoint(problem: Problem, g_all: NDArray, options: NewtonOptions) -> Gradie
                            else "one factorization for the states and the adjoint"})
 
 
-def _finite_differences(problem: Problem, g_all: NDArray, step: float, options: NewtonOptions) -> GradientResult:
-    v = free_states(problem, g_all, options=options)
-    grad = np.empty(len(problem.trainable))
-    for i, j in enumerate(problem.trainable):
-        h = step * abs(g_all[j])
+def central_differences(cost_at: Callable[[NDArray], float], params: NDArray, indices: Sequence[int],
+                        relative_step: float) -> NDArray[np.float64]:
+    """``dC/dp_j`` for each ``j`` in ``indices`` by central differences with step ``relative_step·|p_j|``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> central_differences(lambda p: float(p @ p), np.array([1.0, 2.0, 3.0]), [0, 2], 1e-6).round(6).tolist()
+    [2.0, 6.0]
+    """
+    grad = np.empty(len(indices))
+    for i, j in enumerate(indices):
+        h = relative_step * abs(params[j])
         costs = []
         for sign in (1.0, -1.0):
-            g_step = g_all.copy()
-            g_step[j] += sign * h
-            costs.append(np.mean(problem.costs(free_states(problem, g_step, initial=v, options=options))))
+            shifted = np.array(params, dtype=np.float64)
+            shifted[j] += sign * h
+            costs.append(cost_at(shifted))
         grad[i] = (costs[0] - costs[1]) / (2.0 * h)
+    return grad
+
+
+def _finite_differences(problem: Problem, g_all: NDArray, step: float, options: NewtonOptions) -> GradientResult:
+    v = free_states(problem, g_all, options=options)
+    grad = central_differences(
+        lambda g: float(np.mean(problem.costs(free_states(problem, g, initial=v, options=options)))),
+        g_all, problem.trainable, step)
     return GradientResult(grad, float(np.mean(problem.costs(v))), "fd", problem.edge_names, v,
                           {"relative_step": step, "solves": 2 * len(problem.trainable) + 1})
 
