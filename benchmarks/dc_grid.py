@@ -17,7 +17,9 @@ be. Then, on that netlist file:
 * **scipy**: a plain ``scipy.sparse.linalg.spsolve`` on a Laplacian built from
   the same arrays (the baseline for the solve);
 * **ngspice**: ``ngspice -b -r out.raw`` with ``.op`` on the same text (sizes
-  up to ``--ngspice-max``), whose node voltages are compared with physnet's.
+  up to ``--ngspice-max``; ``--ngspice-runs`` runs, each followed by an equal
+  share of physnet's parse + solve repeats, so that both sides see the same
+  drifts of the machine), whose node voltages are compared with physnet's.
 
 Figures are means over repeats (min alongside); the machine's load average is
 recorded, since timings on a shared machine are noisy. The scaling exponent is
@@ -77,7 +79,8 @@ def _timed(fn, repeat: int) -> tuple[list[float], object]:
 
 
 def _summary(times: list[float]) -> dict[str, float]:
-    return {"mean_s": float(np.mean(times)), "min_s": float(np.min(times)), "repeats": len(times)}
+    return {"mean_s": float(np.mean(times)), "min_s": float(np.min(times)), "repeats": len(times),
+            "all_s": [float(t) for t in times]}
 
 
 def _stages(path: Path, repeat: int) -> dict[str, dict[str, float]]:
@@ -135,7 +138,7 @@ def _scipy_baseline(system) -> tuple[float, np.ndarray]:
     return seconds, v
 
 
-def run_case(path: Path, repeat: int, with_ngspice: bool, with_scipy: bool) -> dict:
+def run_case(path: Path, repeat: int, with_ngspice: bool, with_scipy: bool, ngspice_runs: int = 3) -> dict:
     """Measure one netlist file (runs in a subprocess of its own)."""
     import physnet as pn
     from physnet.solvers.linear import default_backend
@@ -146,7 +149,17 @@ def run_case(path: Path, repeat: int, with_ngspice: bool, with_scipy: bool) -> d
     pn.solve_dc(read_spice(warm))  # imports, numba's on-disk cache, cvxopt, pyarrow's CSV reader
     rss_warm_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    e2e, result = _timed(lambda: pn.solve_dc(read_spice(path)), repeat)
+    # With ngspice, its runs are interleaved with physnet's repeats (rounds of one ngspice run and
+    # repeat / ngspice_runs physnet runs), so that both see the same drifts of this shared machine.
+    rounds = ngspice_runs if with_ngspice else 1
+    e2e, result, spice_runs = [], None, []
+    for _ in range(rounds):
+        if with_ngspice:
+            from physnet.spice.run import run_ngspice
+
+            spice_runs.append(run_ngspice(path.read_text(), timeout=3600))
+        times, result = _timed(lambda: pn.solve_dc(read_spice(path)), max(1, repeat // rounds))
+        e2e += times
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # parse + solve only, so far
     system = read_spice(path).compile()
     out = {
@@ -160,14 +173,14 @@ def run_case(path: Path, repeat: int, with_ngspice: bool, with_scipy: bool) -> d
         out["max_dv_vs_scipy"] = float(np.max(np.abs(result.v - v_scipy)))
         out["scipy_over_physnet_solve"] = seconds / out["stages"]["solve"]["mean_s"]
     if with_ngspice:
-        from physnet.spice.run import run_ngspice
-
-        run = run_ngspice(path.read_text(), timeout=3600)
-        volts = run.plots[0].node_voltages()
         ours = dict(zip(system.node_names, result.v))
-        out["ngspice_s"] = run.seconds
-        out["max_dv_vs_ngspice"] = float(max(abs(ours[name] - volts[name][0]) for name in ours if name != "0"))
-        out["ngspice_over_physnet"] = run.seconds / out["parse_solve"]["mean_s"]
+        seconds = [run.seconds for run in spice_runs]
+        out["ngspice_s"] = float(np.mean(seconds))
+        out["ngspice_runs_s"] = seconds
+        out["max_dv_vs_ngspice"] = max(
+            float(max(abs(ours[name] - volts[name][0]) for name in ours if name != "0"))
+            for volts in (run.plots[0].node_voltages() for run in spice_runs))
+        out["ngspice_over_physnet"] = out["ngspice_s"] / out["parse_solve"]["mean_s"]
     return out
 
 
@@ -191,7 +204,8 @@ def _row(r: dict) -> str:
         text += (f" | scipy spsolve {r['scipy_spsolve_s'] * 1e3:.1f} ms ({r['scipy_over_physnet_solve']:.1f}x"
                  f" physnet's solve_dc), max|dv| {r['max_dv_vs_scipy']:.1e}")
     if "ngspice_s" in r:
-        text += (f" | ngspice {r['ngspice_s'] * 1e3:.0f} ms ({r['ngspice_over_physnet']:.0f}x), "
+        text += (f" | ngspice {r['ngspice_s'] * 1e3:.0f} ms (mean of {len(r['ngspice_runs_s'])}; "
+                 f"{r['ngspice_over_physnet']:.0f}x), "
                  f"max|dv| {r['max_dv_vs_ngspice']:.1e}")
     return text
 
@@ -199,9 +213,10 @@ def _row(r: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="*", default=[30, 100, 200, 316, 600, 1000])
-    parser.add_argument("--repeat", type=int, default=5, help="repeats per size up to 316 (larger: --repeat-big)")
-    parser.add_argument("--repeat-big", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=12, help="repeats per size up to 316 (larger: --repeat-big)")
+    parser.add_argument("--repeat-big", type=int, default=3)
     parser.add_argument("--ngspice-max", type=int, default=100, help="largest n also run in ngspice")
+    parser.add_argument("--ngspice-runs", type=int, default=3, help="ngspice runs per size, between physnet's")
     parser.add_argument("--scipy-max", type=int, default=1000, help="largest n also solved by scipy spsolve")
     parser.add_argument("--out", type=Path, default=OUT, help="JSON file to write")
     parser.add_argument("--case", type=int, help=argparse.SUPPRESS)
@@ -214,7 +229,8 @@ def main() -> None:
     if args.case is not None:
         n = args.case
         repeat = args.repeat if n <= 316 else args.repeat_big
-        print(json.dumps({"n": n, **run_case(args.file, repeat, n <= args.ngspice_max, n <= args.scipy_max)}))
+        print(json.dumps({"n": n, **run_case(args.file, repeat, n <= args.ngspice_max, n <= args.scipy_max,
+                                             args.ngspice_runs)}))
         return
     load_before = os.getloadavg()
     folder = Path(tempfile.mkdtemp(prefix="physnet-bench-"))
@@ -225,7 +241,7 @@ def main() -> None:
         subprocess.run([sys.executable, __file__, "--write", str(n), "--file", str(path)], check=True)
         command = [sys.executable, __file__, "--case", str(n), "--file", str(path), "--repeat", str(args.repeat),
                    "--repeat-big", str(args.repeat_big), "--ngspice-max", str(args.ngspice_max),
-                   "--scipy-max", str(args.scipy_max)]
+                   "--scipy-max", str(args.scipy_max), "--ngspice-runs", str(args.ngspice_runs)]
         proc = subprocess.run(command, capture_output=True, text=True, check=True)
         path.unlink()
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))

@@ -35,6 +35,7 @@ _RULES = {
 
 
 _WHITESPACE = re.compile(r"\s")
+_FEW_KNOWN = 8  # Netlist.nodes finds up to this many already-declared names among distinct ones by scanning
 _GROUND_VARIANTS = frozenset({"0"} | {"".join(c) for c in itertools.product("gG", "nN", "dD")})
 
 
@@ -122,18 +123,29 @@ class Netlist:
         names = _as_strings(names, _node_name)
         table = self._nodes
         distinct = dict.fromkeys(names)
-        new = [n for n in distinct if n not in table]
-        if new:
-            aliases = {n for n in _GROUND_VARIANTS if n in distinct} - {GROUND}  # ground itself is never new
-            if aliases:
-                names = [GROUND if n in aliases else n for n in names]
-                new = [n for n in new if n not in aliases]
-            bad = _bad_name(new)
-            if bad is not None:
-                raise NetlistError(f"node name {bad!r} must be non-empty and contain no whitespace")
-            table.update(zip(new, range(len(table), len(table) + len(new))))
-        if len(new) == len(names):  # all distinct and new, as the SPICE reader declares them: no lookups
-            index = np.arange(len(table) - len(new), len(table), dtype=np.int64)
+        aliases = {n for n in _GROUND_VARIANTS if n in distinct} - {GROUND}
+        if aliases:
+            names = [GROUND if n in aliases else n for n in names]
+            distinct = dict.fromkeys(names)
+        # Names already declared, found by scanning the smaller of the table and the names.
+        known = [n for n in table if n in distinct] if len(table) < len(distinct) else [n for n in distinct if n in table]
+        for n in known:
+            del distinct[n]
+        new = list(distinct)
+        bad = _bad_name(new)
+        if bad is not None:
+            raise NetlistError(f"node name {bad!r} must be non-empty and contain no whitespace")
+        start = len(table)
+        table.update(zip(new, range(start, start + len(new))))
+        if len(new) + len(known) == len(names) and len(known) <= _FEW_KNOWN:
+            # Distinct names, nearly all new (as the SPICE reader declares them): the new ones are numbered
+            # in order, and only the few known ones (ground, say) are looked up.
+            index = np.empty(len(names), dtype=np.int64)
+            where = [names.index(n) for n in known]
+            fresh = np.ones(len(names), dtype=bool)
+            fresh[where] = False
+            index[fresh] = np.arange(start, start + len(new))
+            index[where] = [table[n] for n in known]
         else:
             index = np.fromiter(map(table.__getitem__, names), dtype=np.int64, count=len(names))
         if positions is not None:

@@ -38,9 +38,9 @@ netlist read, written and read again keeps its node numbering.
 
 from __future__ import annotations
 
-import io
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -70,7 +70,9 @@ _PUNCTUATION = frozenset({"(", ")", "="})
 _STOP_WORDS = _SOURCE_WORDS | _OTHER_WAVES | _PUNCTUATION
 _SPECIAL = "(),={}'\""
 _NOT_CSV = _SPECIAL + "\t\v\f\x1c\x1d\x1e\x1f"  # and ASCII blanks other than the space (see _columns)
+_NOT_CSV_CODES = list(_NOT_CSV.encode("ascii"))
 _COLUMNS_FROM = 5000  # kinds with this many cards are read by Arrow (see _columns)
+_THREADS_FROM = 100_000  # ... on all cores from this many (twice as fast on two cores at 10⁶ cards, slower at 10⁴)
 _EXPRESSION = re.compile(r"[{}'\"]")
 _INLINE_COMMENT = re.compile(r";|(?<!\S)\$(?!\S)")
 
@@ -105,7 +107,8 @@ class _File:
     where each begins in it (and ``len(body) + 1`` last), ``index`` the cards
     grouped by first character. ``text`` is the file as written (line ends
     normalised); its lines (:attr:`raw`) are split only when a dot card needs
-    its original case.
+    its original case. ``data`` is ``body`` as ASCII bytes (None when it is
+    not ASCII), for Arrow.
     """
 
     path: str
@@ -114,6 +117,7 @@ class _File:
     body: str
     starts: NDArray[np.int64]
     index: dict[str, NDArray[np.int64]]
+    data: bytes | None
 
     @classmethod
     def from_text(cls, text: str, path: str, folder: Path | None, *, titled: bool) -> _File:
@@ -126,14 +130,14 @@ class _File:
             body = body[_line_end(body):]
         if ";" in body or "$" in body:
             body = "\n".join(_strip_comment(card) for card in body.split("\n"))
-        starts, index = _first_chars(body)
+        starts, index, data = _first_chars(body)
         if any(c.isspace() and c != "\n" for c in index):
             body = "\n".join(card.lstrip() for card in body.split("\n"))
-            starts, index = _first_chars(body)
+            starts, index, data = _first_chars(body)
         if "+" in index:
             body = "\n".join(_join_continuations(body.split("\n"), path))
-            starts, index = _first_chars(body)
-        return cls(path, folder, text, body, starts, index)
+            starts, index, data = _first_chars(body)
+        return cls(path, folder, text, body, starts, index, data)
 
     @cached_property
     def raw(self) -> list[str]:
@@ -194,19 +198,25 @@ def _strip_comment(line: str) -> str:
     return line if match is None else line[: match.start()]
 
 
-def _first_chars(body: str) -> tuple[NDArray[np.int64], dict[str, NDArray[np.int64]]]:
-    """Where each card of ``body`` starts (and ``len(body) + 1``), and the cards grouped by first character.
+def _first_chars(body: str) -> tuple[NDArray[np.int64], dict[str, NDArray[np.int64]], bytes | None]:
+    """Where each card of ``body`` starts (and ``len(body) + 1``), the cards grouped by first character,
+    and ``body`` as ASCII bytes (None unless it is ASCII).
 
     Blank cards are grouped under ``"\\n"``.
     """
-    body += "\n"
-    if body.isascii():
-        codes = np.frombuffer(body.encode("ascii"), dtype=np.uint8)
+    data = body.encode("ascii") if body.isascii() else None
+    if data is not None:
+        codes = np.frombuffer(data, dtype=np.uint8)
     else:
         codes = np.frombuffer(body.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    starts = np.concatenate(([0], np.flatnonzero(codes == 10) + 1))
-    first = codes[starts[:-1]]
-    return starts, {chr(c): np.flatnonzero(first == c) for c in np.unique(first).tolist()}
+    breaks = np.flatnonzero(codes == 10)
+    starts = np.empty(len(breaks) + 2, dtype=np.int64)
+    starts[0], starts[1:-1], starts[-1] = 0, breaks + 1, len(codes) + 1
+    first = np.full(len(starts) - 1, 10, dtype=codes.dtype)  # a card after a final newline is blank
+    inside = starts[:-1] < len(codes)
+    first[inside] = codes[starts[:-1][inside]]
+    present = np.flatnonzero(np.bincount(first)) if data is not None else np.unique(first)
+    return starts, {chr(c): np.flatnonzero(first == c) for c in present.tolist()}, data
 
 
 # ------------------------------------------------------------------ the deck being read
@@ -217,14 +227,19 @@ class _Block:
     file: _File
     lines: NDArray[np.int64]
 
-    def text(self) -> str:
-        """The block's cards, one a line: a slice of the file's body per run of consecutive cards."""
+    def spans(self) -> list[tuple[int, int]]:
+        """Where each run of consecutive cards of the block begins and ends in the file's body."""
         lines = self.lines
         cuts = np.flatnonzero(np.diff(lines) != 1) + 1
         first = lines[np.concatenate(([0], cuts))]
         last = lines[np.concatenate((cuts - 1, [len(lines) - 1]))]
-        body, starts = self.file.body, self.file.starts
-        return "\n".join(body[a:b] for a, b in zip(starts[first].tolist(), (starts[last + 1] - 1).tolist()))
+        starts = self.file.starts
+        return list(zip(starts[first].tolist(), (starts[last + 1] - 1).tolist()))
+
+    def text(self) -> str:
+        """The block's cards, one a line: a slice of the file's body per run of consecutive cards."""
+        body = self.file.body
+        return "\n".join(body[a:b] for a, b in self.spans())
 
 
 @dataclass
@@ -537,9 +552,10 @@ class _Rows:
     names: list[str]
     nodes: list[str]
     pins: NDArray[np.int64]  # shape (len(names), 2)
-    fields: dict[str, tuple[NDArray[np.int64], list[str]]]
+    fields: dict[str, tuple[NDArray[np.int64], Sequence[str]]]
     checked: bool = False  # the names are known to be distinct (Arrow checked them)
     numbers: dict[str, NDArray[np.float64]] = field(default_factory=dict)  # fields Arrow read (plain decimals)
+    lengths: dict[str, NDArray[np.int32]] = field(default_factory=dict)  # their tokens' lengths
     values: dict[str, NDArray[np.float64]] = field(default_factory=dict)
     terminals: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None  # node indices, once declared
 
@@ -578,7 +594,7 @@ class _Rows:
             numbers = self.numbers.get(name)
             try:
                 if name == "r":
-                    out[rows] = conductances(tokens, numbers)
+                    out[rows] = conductances(tokens, numbers, self.lengths.get(name))
                 else:
                     out[rows] = parse_numbers(tokens) if numbers is None else numbers
             except NumberError as err:
@@ -598,6 +614,21 @@ def _factorize(a: list[str], b: list[str]) -> tuple[list[str], NDArray[np.int64]
 def _cards_text(blocks: list[_Block]) -> str:
     """The blocks' cards, one a line."""
     return "\n".join(block.text() for block in blocks)
+
+
+def _csv_data(blocks: list[_Block]) -> bytes | memoryview | None:
+    """The blocks' cards, one a line, as ASCII bytes (a view of the file when one run).
+
+    None unless every card is ASCII and free of the characters of
+    ``_NOT_CSV`` (each looked for by ``memchr``, without copying the cards).
+    """
+    if any(block.file.data is None for block in blocks):
+        return None
+    spans = [(block.file.data, a, b) for block in blocks for a, b in block.spans()]
+    if any(data.find(c, a, b) >= 0 for data, a, b in spans for c in _NOT_CSV_CODES):
+        return None
+    parts = [memoryview(data)[a:b] for data, a, b in spans]
+    return parts[0] if len(parts) == 1 else b"\n".join(parts)
 
 
 def _uniform(kind: str, blocks: list[_Block]) -> _Rows | None:
@@ -624,40 +655,64 @@ def _columns(kind: str, blocks: list[_Block]) -> _Rows | None:
     :func:`_card_by_card`, which also word the errors.
     """
     import pyarrow as pa  # imported here (~0.1 s) since only large netlists need it
+    import pyarrow.compute as pc
     import pyarrow.csv as csv
 
     count = sum(len(block.lines) for block in blocks)
-    text = _cards_text(blocks)
-    if not text.isascii() or any(c in text for c in _NOT_CSV):
+    data = _csv_data(blocks)
+    if data is None:
         return None
     columns = ["name", "a", "b", "value"]
     try:
         table = csv.read_csv(
-            io.BytesIO(text.encode("ascii")),
-            read_options=csv.ReadOptions(column_names=columns, use_threads=False),
+            pa.BufferReader(pa.py_buffer(data)),
+            read_options=csv.ReadOptions(column_names=columns, use_threads=count >= _THREADS_FROM),
             parse_options=csv.ParseOptions(delimiter=" ", quote_char=False, double_quote=False, escape_char=False),
             convert_options=csv.ConvertOptions(column_types=dict.fromkeys(columns, pa.string()),
                                                strings_can_be_null=True, null_values=[""]),
         )
     except pa.ArrowInvalid:  # a card of more or fewer than four fields
         return None
-    names = pa.concat_arrays(table["name"].chunks)
-    if any(column.null_count for column in table.columns) or len(names.unique()) != count:
-        return None  # an empty field (two spaces in a row, or a trailing space), or a name given twice
+    if any(column.null_count for column in table.columns):
+        return None  # an empty field (two spaces in a row, or a trailing space)
+    names = pa.concat_arrays(table["name"].chunks).to_pylist()
+    if len(set(names)) != count:  # (hashing Python strings is faster than Arrow's unique)
+        return None  # a name given twice
     card_by_card = np.arange(2 * count).reshape(2, count).T.ravel()  # a0 b0 a1 b1 ... out of a0 a1 ... b0 b1 ...
     order = pa.Array.from_buffers(pa.int64(), 2 * count, [None, pa.py_buffer(card_by_card)])
     terminals = pa.concat_arrays(table["a"].chunks + table["b"].chunks).take(order).dictionary_encode()
     pins = _numbers(terminals.indices, np.int32).astype(np.int64).reshape(-1, 2)
-    fields = {_value_field(kind): (np.arange(count), table["value"].to_pylist())}
-    rows = _Rows(kind, blocks, names.to_pylist(), terminals.dictionary.to_pylist(), pins, fields, checked=True)
+    key = _value_field(kind)
+    values = pa.concat_arrays(table["value"].chunks)
+    rows = _Rows(kind, blocks, names, terminals.dictionary.to_pylist(), pins, {}, checked=True)
+    numbers = None
     if kind != "diode":  # whose field is a model name
         try:  # Arrow reads plain decimals only (no scale factors), correctly rounded, as parse_numbers does
-            numbers = _numbers(pa.concat_arrays(table["value"].cast(pa.float64()).chunks), np.float64)
+            numbers = _numbers(values.cast(pa.float64()), np.float64)
         except pa.ArrowInvalid:
-            return rows
-        if np.isfinite(numbers).all():  # parse_numbers refuses "inf", "nan" and overflows, with the line
-            rows.numbers[_value_field(kind)] = numbers
+            pass
+    if numbers is not None and np.isfinite(numbers).all():  # parse_numbers refuses inf, nan and overflows
+        rows.fields[key] = (np.arange(count), _ArrowStrings(values))  # the tokens, for error messages only
+        rows.numbers[key] = numbers
+        rows.lengths[key] = _numbers(pc.utf8_length(values), np.int32)
+    else:
+        rows.fields[key] = (np.arange(count), values.to_pylist())
     return rows
+
+
+class _ArrowStrings(Sequence[str]):
+    """An Arrow string array as a read-only sequence of str, converting an item only when it is read."""
+
+    def __init__(self, array) -> None:
+        self._array = array
+
+    def __len__(self) -> int:
+        return len(self._array)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return self._array[index].to_pylist()
+        return self._array[index].as_py()
 
 
 def _numbers(array, dtype: type) -> NDArray:

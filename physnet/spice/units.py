@@ -200,7 +200,9 @@ def _exact_reciprocal(token: str) -> float | None:
     return float(1 / value) if value else None
 
 
-def conductances(tokens: Sequence[str], numbers: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
+def conductances(
+    tokens: Sequence[str], numbers: NDArray[np.float64] | None = None, lengths: NDArray[np.integer] | None = None
+) -> NDArray[np.float64]:
     """Conductances ``g = 1/r`` of resistance tokens.
 
     A token of up to 19 significant digits is read as float64 first, as SPICE
@@ -217,6 +219,8 @@ def conductances(tokens: Sequence[str], numbers: NDArray[np.float64] | None = No
         The tokens already read, when all are plain decimals read with
         correct rounding (as :func:`parse_numbers` and Arrow's reader read
         them); saves reading them again.
+    lengths : ndarray of int, optional
+        The tokens' lengths, when known; saves measuring them.
 
     Returns
     -------
@@ -238,11 +242,12 @@ def conductances(tokens: Sequence[str], numbers: NDArray[np.float64] | None = No
     """
     with np.errstate(divide="ignore"):
         g = 1.0 / (parse_numbers(tokens) if numbers is None else numbers)
-    if max(map(len, tokens), default=0) >= _EXACT_DIGITS:
-        for i, token in enumerate(tokens):
-            exact = _exact_reciprocal(token)
-            if exact is not None:
-                g[i] = exact
+    if lengths is None:
+        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+    for i in np.flatnonzero(lengths >= _EXACT_DIGITS).tolist():
+        exact = _exact_reciprocal(tokens[i])
+        if exact is not None:
+            g[i] = exact
     return g
 
 
