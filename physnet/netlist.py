@@ -436,12 +436,12 @@ class Netlist:
         for kind, chunks in self._chunks.items():
             spec = ELEMENTS[kind]
             if chunks:
-                names = list(itertools.chain.from_iterable(c[0] for c in chunks))
+                names = tuple(itertools.chain.from_iterable(c[0] for c in chunks))
                 a = np.concatenate([c[1] for c in chunks])
                 b = np.concatenate([c[2] for c in chunks])
                 values = {p.name: np.concatenate([c[3][p.name] for c in chunks]) for p in spec.params}
             else:
-                names, a, b = [], np.zeros(0, np.int64), np.zeros(0, np.int64)
+                names, a, b = (), np.zeros(0, np.int64), np.zeros(0, np.int64)
                 values = {p.name: np.zeros(0) for p in spec.params}
             if kind == "spring" and names:
                 values["rest"] = self._rest_lengths(names, a, b, values["rest"], positions)
