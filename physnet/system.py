@@ -9,7 +9,7 @@ training step.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from types import MappingProxyType
 
@@ -19,7 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 from physnet.elements.table import ELEMENTS, ElementTable
 from physnet.errors import NetlistError
 
-__all__ = ["System", "Analysis"]
+__all__ = ["System", "Analysis", "Topology"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,17 @@ class Analysis:
 
     kind: str
     args: tuple = ()
+
+
+class Topology:
+    """Identity of a system's topology, shared by the systems that differ from it only in parameter values.
+
+    Solvers key their topology-only caches (source reduction, sparsity
+    pattern, symbolic factorization) on it, so a system made by
+    :meth:`System.with_values` reuses the work done for the one it came from.
+    """
+
+    __slots__ = ("__weakref__",)
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,6 +71,9 @@ class System:
         Circuit temperature in degrees Celsius.
     analyses : tuple of Analysis
         Analyses recorded from a netlist, in order.
+    topology : Topology
+        Shared with every system derived from this one by
+        :meth:`with_values` (a new one for every :meth:`Netlist.compile`).
 
     Examples
     --------
@@ -77,6 +91,7 @@ class System:
     positions: NDArray[np.float64] | None = None
     temperature: float = 27.0
     analyses: tuple[Analysis, ...] = ()
+    topology: Topology = field(default_factory=Topology, repr=False)
 
     @property
     def n_nodes(self) -> int:
@@ -126,7 +141,8 @@ class System:
         Use it to freeze trained conductances or one sample's source values
         into a system, e.g. before exporting it to SPICE. Values are checked
         as :class:`physnet.Netlist` checks them; unchanged parameters and
-        every other table are shared, not copied.
+        every other table are shared, not copied, and so is the
+        :attr:`topology` (with the solvers' cached factorization analysis).
 
         Parameters
         ----------
@@ -144,6 +160,8 @@ class System:
         >>> trained = net.compile().with_values("resistor", g=[1.0, 3.0])
         >>> float(pn.solve_dc(trained)["b"])
         0.25
+        >>> trained.topology is net.compile().topology, trained.topology is trained.with_values("resistor", g=2.0).topology
+        (False, True)
         >>> trained.with_values("resistor", g=[1.0, -1.0])
         Traceback (most recent call last):
         ...

@@ -1,7 +1,8 @@
 """The prepared nodal operator of a system: reduction, pattern, factorization cache.
 
 Everything here depends only on topology, so it is built once per
-``(system, analysis, backend)`` and cached for the system's lifetime.
+``(system.topology, analysis, backend)`` and cached as long as a system of
+that topology lives (systems made by ``with_values`` share it).
 Parameter-dependent pieces (edge weights, source values, injections) are
 plain functions of arrays.
 """
@@ -18,7 +19,7 @@ from physnet.assembly import Pattern, build_pattern, edge_nodes, scatter
 from physnet.errors import NetlistError
 from physnet.reduction import Reduction, reduce_sources
 from physnet.solvers.linear import Factorizer, default_backend
-from physnet.system import System
+from physnet.system import System, Topology
 
 __all__ = ["NodalOperator", "nodal_operator", "injections", "leaving", "short_values", "edge_weights"]
 
@@ -62,11 +63,11 @@ class NodalOperator:
         return weights * (v[..., self.a] - v[..., self.b])
 
 
-_CACHE: "weakref.WeakKeyDictionary[System, dict]" = weakref.WeakKeyDictionary()
+_CACHE: "weakref.WeakKeyDictionary[Topology, dict]" = weakref.WeakKeyDictionary()
 
 
 def nodal_operator(system: System, analysis: str = "dc", backend: str = "auto") -> NodalOperator:
-    """The cached :class:`NodalOperator` of ``system`` for ``analysis``.
+    """The cached :class:`NodalOperator` of ``system``'s topology for ``analysis``.
 
     Raises
     ------
@@ -74,7 +75,7 @@ def nodal_operator(system: System, analysis: str = "dc", backend: str = "auto") 
         From :func:`physnet.reduction.reduce_sources`.
     """
     backend = default_backend() if backend == "auto" else backend
-    per_system = _CACHE.setdefault(system, {})
+    per_system = _CACHE.setdefault(system.topology, {})
     key = (analysis, backend)
     if key not in per_system:
         reduction = reduce_sources(system, analysis)
