@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from physnet.experiments.config import resolve
-from physnet.experiments.report import fp_spectrum, load_runs, report
+from physnet.experiments.report import fp_spectrum, load_runs, report, versus_points
 from physnet.experiments.run import build_task, run_config
 from physnet.experiments.sweep import sweep
 
@@ -39,6 +39,21 @@ def test_report_of_one_run_folder_without_fp_says_so(tmp_path):
     assert sorted(p.name for p in files) == ["conductances.png", "learning_curves.png", "summary.md"]
     assert "FP spectrum skipped" in (tmp_path / summary["run_id"] / "summary.md").read_text()
     assert [run.run_id for run in load_runs(tmp_path)] == [summary["run_id"]]
+
+
+def test_a_key_one_rule_sets_is_plotted_for_that_rule_only(tmp_path):
+    config = {**{k: v for k, v in GRID.items() if k != "sweep"}, "train": {"epochs": 1},
+              "sweep": {"rule": [{"name": "fp", "beta": 1e-3}, {"name": "fp", "beta": 1e-2}, {"name": "adjoint"}]}}
+    sweep(config, tmp_path, workers=1, progress=False)
+    names = [p.name for p in report(tmp_path)]
+    assert "vs_rule_beta.png" in names
+    runs = load_runs(tmp_path)
+    assert sorted(run.rule for run in runs) == ["adjoint", "fp", "fp"]
+    points = versus_points(runs, "rule.beta", list(runs[0].swept), "test_accuracy")
+    assert list(points) == ["fp"]  # the adjoint run has no beta: no curve, no "None" on the axis
+    assert points["fp"][0] == [1e-3, 1e-2]
+    accuracies = {run.swept["rule.beta"]: run.summary["test_accuracy"] for run in runs if run.rule == "fp"}
+    assert points["fp"][1] == [accuracies[1e-3], accuracies[1e-2]]
 
 
 def _line(spectrum, f):

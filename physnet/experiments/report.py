@@ -9,7 +9,8 @@ folder of runs, or one run folder, and writes into it:
     seeds with a ±1 std band.
 ``vs_<key>.png``
     Final test accuracy (test loss for regression) against each swept
-    parameter, one line per rule, error bars over seeds.
+    parameter, one line per rule (among the runs that set it), error bars
+    over seeds (:func:`versus_points`).
 ``conductances.png``
     The best run's trained conductances on the network's geometry (node
     positions of the System, else a seeded spring layout): colour and
@@ -44,7 +45,7 @@ from physnet.experiments.schema import ConfigError
 from physnet.experiments.sweep import RESULTS
 
 __all__ = ["report", "Run", "load_runs", "seed_keys", "group_label", "mean_std", "markdown_table", "fp_spectrum",
-           "Spectrum"]
+           "versus_points", "Spectrum"]
 
 _SUMMARY_FIELDS = ("train_loss", "test_loss", "test_accuracy", "steps", "wall_s")
 
@@ -189,25 +190,50 @@ def _numeric(values: Sequence[Any]) -> bool:
     return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
-def _versus(runs: Sequence[Run], key: str, keys: Sequence[str], path: Path) -> Path:
-    import matplotlib.pyplot as plt
+def versus_points(runs: Sequence[Run], key: str, keys: Sequence[str],
+                  metric: str) -> dict[str, tuple[list[Any], list[float], list[float]]]:
+    """Per curve (:func:`group_label` over the other ``keys``): the values of ``key``, and the mean and std of ``metric``.
 
-    metric = "test_accuracy" if any(r.summary.get("test_accuracy") is not None for r in runs) else "test_loss"
+    Only runs that set ``key`` count: a key that a whole-section sweep sets for
+    one rule (``rule.beta`` of ``rule = [{name="fp", beta=...}, {name="adjoint"}]``)
+    gets curves for that rule alone.
+
+    Examples
+    --------
+    >>> def run(rule, beta, seed, loss):
+    ...     swept = {"rule.name": rule, "rule.beta": beta, "train.seed": seed}
+    ...     return Run("r", Path("r"), swept, {"rule": {"name": rule}}, {"test_loss": loss}, {})
+    >>> runs = [run("fp", 0.1, 0, 1.0), run("fp", 0.1, 1, 3.0), run("fp", 0.2, 0, 5.0), run("adjoint", None, 0, 7.0)]
+    >>> versus_points(runs, "rule.beta", ["rule.name", "rule.beta"], "test_loss")
+    {'fp': ([0.1, 0.2], [2.0, 5.0], [1.0, 0.0])}
+    """
+    runs = [r for r in runs if _given(r.swept.get(key))]
     values = list(dict.fromkeys(json.dumps(r.swept[key]) for r in runs))
     numeric = _numeric([json.loads(v) for v in values])
-    fig, ax = plt.subplots(figsize=(6, 4))
-    others = [k for k in keys if k != key]
-    for label, members in _groups(runs, others).items():
+    points = {}
+    for label, members in _groups(runs, [k for k in keys if k != key]).items():
         xs, means, stds = [], [], []
         for value in values:
             ys = [r.summary[metric] for r in members if json.dumps(r.swept[key]) == value and r.summary[metric]
                   is not None]
             if ys:
                 xs.append(json.loads(value) if numeric else value)
-                means.append(np.mean(ys))
-                stds.append(np.std(ys))
+                means.append(float(np.mean(ys)))
+                stds.append(float(np.std(ys)))
+        points[label] = (xs, means, stds)
+    return points
+
+
+def _versus(runs: Sequence[Run], key: str, keys: Sequence[str], path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    metric = "test_accuracy" if any(r.summary.get("test_accuracy") is not None for r in runs) else "test_loss"
+    fig, ax = plt.subplots(figsize=(6, 4))
+    points = versus_points(runs, key, keys, metric)
+    for label, (xs, means, stds) in points.items():
         ax.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=label)
-    if numeric and min(json.loads(v) for v in values) > 0 and len(values) > 2:
+    xs = [x for curve in points.values() for x in curve[0]]
+    if _numeric(xs) and min(xs, default=0) > 0 and len(set(xs)) > 2:
         ax.set_xscale("log")
     if metric == "test_loss":
         ax.set_yscale("log")
