@@ -1,4 +1,4 @@
-"""Elastic frequency propagation: adjoint vs finite differences, FP (phasor and transient) vs adjoint, dynamics."""
+"""Elastic learning: adjoint vs finite differences, FP (phasor and transient) vs adjoint, dynamics, coupled learning."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ from physnet.learning import elastic as el
 from physnet.learning.elastic import (
     ElasticOutputs,
     QuasiStaticWarning,
+    elastic_coupled_estimate,
     elastic_fp_update,
     elastic_gradient,
     elastic_modes,
 )
+from physnet.solvers.elastic import solve_elastic
 
 PINNED = ["n0_0", "n4_0"]
 
@@ -210,6 +212,67 @@ def test_fp_training_sets_an_allosteric_strain():
     assert np.all(np.diff(costs) < 0)
     assert costs[-1] < 1e-3 * costs[0]
 
+
+# ---------------------------------------------------------- coupled learning
+def _compliance(system, task):
+    """``G = R K⁻¹ Rᵀ``: each output's response to a unit force on each output, by one static solve per output."""
+    R = ElasticOutputs.parse(task["outputs"]).readout(system)
+    shape = (system.n_nodes, 2)
+    U = [solve_elastic(system, R[r].toarray().reshape(shape), task["pinned"]).u.reshape(-1) for r in range(R.shape[0])]
+    return R @ np.array(U).T
+
+
+def test_coupled_clamp_holds_the_outputs_at_the_nudged_values(lattice, task, exact):
+    system = lattice[0]
+    r = elastic_coupled_estimate(system, **task, eta=0.2)
+    R = ElasticOutputs.parse(task["outputs"]).readout(system)
+    y_free = R @ exact.states.reshape(-1)
+    np.testing.assert_allclose(r.info["clamp"], y_free + 0.2 * (np.array(task["targets"]) - y_free), rtol=1e-14)
+    u_c = r.info["clamped_states"]
+    np.testing.assert_allclose(R @ u_c.reshape(-1), r.info["clamp"], rtol=1e-12)
+    # the clamp is the equilibrium under the input forces plus the clamp's reaction forces on the outputs
+    direct = solve_elastic(system, task["forces"] + r.info["clamp_forces"], task["pinned"]).u
+    np.testing.assert_allclose(u_c, direct, rtol=0, atol=1e-12 * np.abs(direct).max())
+    expected = 0.5 * (extensions(system, u_c) ** 2 - extensions(system, exact.states) ** 2) / 0.2
+    np.testing.assert_allclose(r.grad, expected, rtol=1e-12, atol=1e-15 * np.abs(expected).max())
+    np.testing.assert_array_equal(r.states, exact.states)
+    assert r.cost == pytest.approx(exact.cost, rel=1e-14) and r.method == "coupled"
+
+
+def test_coupled_learning_tends_to_the_compliance_weighted_gradient(lattice, task):
+    """``½[(ΔE^C)² - (ΔE^F)²]/η → dC'/dk`` with ``C' = ½ eᵀ G⁻¹ e`` (G held fixed); the remainder is linear in η."""
+    system = lattice[0]
+    G = _compliance(system, task)
+    weight = np.linalg.inv(G)
+
+    class Weighted:
+        def value(self, y, targets):
+            e = np.asarray(y) - targets
+            return 0.5 * e @ weight @ e
+
+        def grad(self, y, targets):
+            return weight @ (np.asarray(y) - targets)
+
+    reference = elastic_gradient(system, **task, cost=Weighted()).grad
+    errors = {}
+    for eta in (1e-2, 1e-3):
+        r = elastic_coupled_estimate(system, **task, eta=eta)
+        np.testing.assert_allclose(r.info["compliance"], G, rtol=1e-12)
+        errors[eta] = relative(r.grad, reference)
+    assert errors[1e-3] < 1e-3
+    assert errors[1e-2] / errors[1e-3] == pytest.approx(10.0, rel=1e-4)  # exactly O(η) in a linear network
+
+
+def test_coupled_bad_inputs_raise_clear_errors(lattice, task):
+    system = lattice[0]
+    for eta in (0.0, 1.5, float("nan")):
+        with pytest.raises(NetlistError, match=r"eta = .* must be a number in \(0, 1\]"):
+            elastic_coupled_estimate(system, **task, eta=eta)
+    pinned_output = {**task, "outputs": [("node", PINNED[0], "x")], "targets": [0.0]}
+    repeated = {**task, "outputs": [("pair", "n3_3", "n4_3"), ("pair", "n4_3", "n3_3")], "targets": [0.0, 0.0]}
+    for bad in (pinned_output, repeated):
+        with pytest.raises(NetlistError, match="cannot be: an output's nodes are pinned, or an output is repeated"):
+            elastic_coupled_estimate(system, **bad)
 
 # -------------------------------------------------------------- errors
 def test_bad_inputs_raise_clear_errors(lattice, task):

@@ -7,6 +7,7 @@ import pytest
 
 import physnet as pn
 from physnet.errors import NetlistError
+from physnet.experiments.schema import TASK_DOMAINS
 from physnet.learning.elastic import elastic_gradient
 from physnet.learning.flow import chemical_update
 from physnet.tasks import TASKS, Task, make_task
@@ -38,6 +39,7 @@ def test_deterministic_per_seed(name, built):
 def test_shapes_and_conventions(name, built):
     task = built[name]
     assert task.kind in ("regression", "classification") and task.domain in ("electric", "flow", "elastic")
+    assert TASK_DOMAINS[name] == task.domain  # experiment configs pick the task's rules by it
     assert task.x_train.shape[1] == task.x_test.shape[1] == len(task.inputs)
     assert task.y_train.shape == (len(task.x_train), len(task.outputs))
     assert task.y_test.shape == (len(task.x_test), len(task.outputs))

@@ -8,7 +8,8 @@ hardware model and the training settings::
     name = "xor"
     seed = 0
     hidden = 8
-    [rule]                       # physnet.learning.rules.make_rule(name, **params); "chemical" for flow tasks
+    [rule]                       # physnet.learning.rules.make_rule(name, **params); "chemical" for flow
+                                 # tasks; "adjoint", "fp" or "coupled" for elastic ones (experiments.elastic)
     name = "fp"
     beta = 1e-3
     [optimizer]                  # physnet.learning.optimizers.make_optimizer(name, **params)
@@ -69,15 +70,17 @@ from pathlib import Path
 from typing import Any
 
 from physnet.errors import PhysnetError
+from physnet.experiments.elastic import ELASTIC_DEFAULTS, elastic_rule
 from physnet.experiments.flow import CHEMICAL_DEFAULTS
 from physnet.experiments.schema import (
-    FLOW_RULES,
     HARDWARE,
     OPTIMIZER_PARAMS,
     RULE_PARAMS,
+    TASK_DOMAINS,
     TASK_OPTIONS,
     ConfigError,
     Field,
+    domain_rules,
     schema,
 )
 from physnet.hardware import Hardware, Noise, Quantization, Sparsity, Variation
@@ -164,7 +167,9 @@ def _defaults(factory: Callable, keys: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def _rule_defaults(name: str) -> dict[str, Any]:
+def _rule_defaults(task: str, name: str) -> dict[str, Any]:
+    if TASK_DOMAINS[task] == "elastic":
+        return dict(ELASTIC_DEFAULTS[name])
     if name == "chemical":
         return dict(CHEMICAL_DEFAULTS)
     return _defaults(EquilibriumPropagation if name == "ep-centered" else RULES[name], list(RULE_PARAMS[name]))
@@ -178,23 +183,39 @@ def _hardware_defaults(hardware: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _check_domain(task: str, rule: str) -> None:
+    """The rule must train the task's kind of network (checked first: the rule's parameters depend on it)."""
+    domain = TASK_DOMAINS[task]
+    allowed = domain_rules(domain)
+    if rule not in allowed:
+        article = "an" if domain[0] in "aeiou" else "a"
+        raise ConfigError(f"rule.name = {rule!r} does not train task {task!r} ({article} {domain} network): allowed "
+                          f"rules are {', '.join(map(repr, allowed))}")
+
+
+_ELECTRIC_TRAIN = ("trainable", "decorrelation", "alignment_every")
+_TRAINED = {"flow": "pipe", "elastic": "spring"}
+
+
 def _cross_check(config: Mapping[str, Any]) -> None:
-    """Rules that fit the task's domain; hardware, rule and optimizer that their own constructors accept."""
+    """Train settings that fit the task's domain; hardware, rule and optimizer that their own constructors accept."""
     task, rule = config["task"]["name"], config["rule"]["name"]
-    flow_task = task.startswith("flow_")
-    if flow_task != (rule in FLOW_RULES):
-        allowed = FLOW_RULES if flow_task else [r for r in RULE_PARAMS if r not in FLOW_RULES]
-        domain = "a flow" if flow_task else "an electric"
-        raise ConfigError(f"rule.name = {rule!r} does not train task {task!r} ({domain} network): allowed rules are "
-                          f"{', '.join(map(repr, allowed))}")
+    domain = TASK_DOMAINS[task]
+    for key in _ELECTRIC_TRAIN if domain != "electric" else ():
+        value = config["train"].get(key)
+        if value is not None and value != 0:
+            raise ConfigError(f"train.{key} = {value!r} applies to electric tasks only: task {task!r} trains every "
+                              f"{_TRAINED[domain]} of its {domain} network (remove the key)")
     params = {k: v for k, v in config["rule"].items() if k != "name"}
     checks: list[tuple[str, Callable[[], Any]]] = [
         ("hardware", lambda: Hardware.from_dict(config.get("hardware", {}))),
         ("optimizer", lambda: make_optimizer(config["optimizer"]["name"],
                                              **{k: v for k, v in config["optimizer"].items() if k != "name"})),
     ]
-    if not flow_task:
+    if domain == "electric":
         checks.append(("rule", lambda: make_rule(rule, **params)))
+    elif domain == "elastic":
+        checks.append(("rule", lambda: elastic_rule(rule, **params)))
     for section, build in checks:
         try:
             build()
@@ -229,6 +250,7 @@ def resolve(config: Mapping[str, Any]) -> dict[str, Any]:
         raise ConfigError("this config has a [sweep]: run it with sweep() / `physnet sweep` (or expand() it)")
     names = [_name(config, section, tuple(choices)) for section, choices in
              zip(_REQUIRED, (TASK_OPTIONS, RULE_PARAMS, OPTIMIZER_PARAMS))]
+    _check_domain(names[0], names[1])
     spec = schema(*names)
     checked = {section: _check_table(spec[section], config.get(section, {}), f"{section}.")
                for section in SECTIONS[:-1]}
@@ -236,7 +258,7 @@ def resolve(config: Mapping[str, Any]) -> dict[str, Any]:
     task, rule, optimizer = names
     return {
         "task": {"name": task, "seed": 0, **_defaults(TASKS[task], list(TASK_OPTIONS[task])), **checked["task"]},
-        "rule": {"name": rule, **_rule_defaults(rule), **checked["rule"]},
+        "rule": {"name": rule, **_rule_defaults(task, rule), **checked["rule"]},
         "optimizer": {"name": optimizer, **_defaults(OPTIMIZERS[optimizer], list(OPTIMIZER_PARAMS[optimizer])),
                       **checked["optimizer"]},
         "hardware": _hardware_defaults(checked["hardware"]),

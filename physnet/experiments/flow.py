@@ -5,19 +5,21 @@
 :func:`physnet.learning.flow.chemical_update` computes from the chemical's
 concentration differences. :func:`train_chemical` is the same loop —
 mini-batches, any optimizer, any hardware model, independent random streams
-of one seed — over that update, and returns the same
-:class:`~physnet.learning.train.TrainResult`, so experiment runs treat both
-domains alike.
+of one seed (:func:`~physnet.experiments.loop.train_loop`) — over that
+update, and returns the same :class:`~physnet.learning.train.TrainResult`, so
+experiment runs treat both domains alike.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from physnet.experiments.loop import train_loop
 from physnet.hardware import Hardware
 from physnet.learning.costs import SQUARED_ERROR
 from physnet.learning.flow import chemical_update
@@ -68,31 +70,12 @@ def train_chemical(task: Task, *, optimizer: Optimizer, epochs: int, beta: float
     (True, 'chemical')
     """
     system = task.network
-    order_rng, device_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
-    hardware = hardware or Hardware()
-    chip = hardware.init(system["pipe"]["k"], device_rng)
-    state = optimizer.init(chip.shadow)
-    x, y = np.asarray(task.x_train), np.asarray(task.y_train)
 
-    def record(epoch: int, steps: int) -> dict[str, float]:
-        k = hardware.device(chip)
-        loss, accuracy = flow_metrics(task, k, x, y, task.train_labels)
-        test_loss, test_accuracy = flow_metrics(task, k, task.x_test, task.y_test, task.test_labels)
-        return {"epoch": epoch, "loss": loss, "test_loss": test_loss, "accuracy": accuracy,
-                "test_accuracy": test_accuracy, "steps": steps}
+    def estimate(k: NDArray, index: NDArray) -> NDArray:
+        return chemical_update(system, k, inputs={"v_sources": task.x_train[index]}, outputs=task.outputs,
+                               targets=task.y_train[index], alpha=1.0, beta=beta, kappa=kappa,
+                               advection=advection).gradient.grad
 
-    history = [record(0, 0)]
-    size = len(x) if batch_size is None else batch_size
-    for epoch in range(1, epochs + 1):
-        order = order_rng.permutation(len(x)) if shuffle else np.arange(len(x))
-        batches = [order[i:i + size] for i in range(0, len(x), size)]
-        for index in batches:
-            seen = hardware.read(hardware.device(chip), device_rng)
-            update = chemical_update(system, seen, inputs={"v_sources": x[index]}, outputs=task.outputs,
-                                     targets=y[index], alpha=1.0, beta=beta, kappa=kappa, advection=advection)
-            stepped, state = optimizer.step(chip.shadow, update.gradient.grad, state)
-            chip = hardware.apply_update(chip, stepped - chip.shadow, device_rng)
-        history.append(record(epoch, len(batches)))
-    table = {key: np.array([row[key] for row in history], dtype=np.float64) for key in history[0]}
-    return TrainResult(chip.shadow, np.asarray(hardware.deployed(chip)), table, tuple(system["pipe"].names),
-                       "chemical", seed, "completed")
+    return train_loop(task, system["pipe"]["k"], system["pipe"].names, "chemical", estimate=estimate,
+                      metrics=partial(flow_metrics, task), optimizer=optimizer, epochs=epochs,
+                      batch_size=batch_size, seed=seed, shuffle=shuffle, hardware=hardware)

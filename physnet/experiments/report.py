@@ -12,15 +12,15 @@ folder of runs, or one run folder, and writes into it:
     parameter, one line per rule (among the runs that set it), error bars
     over seeds (:func:`versus_points`).
 ``conductances.png``
-    The best run's trained conductances on the network's geometry (node
-    positions of the System, else a seeded spring layout): colour and
-    width give the conductance.
+    The best run's trained conductances (stiffnesses of a spring network)
+    on the network's geometry (node positions of the System, else a seeded
+    spring layout): colour and width give the value.
 ``fp_spectrum.png``
     For the best FP run: the amplitude spectrum of the voltage drop across
     one edge in a transient experiment with both tones (activation at
     ``f_A``, error at ``f_B``), showing the two lines the edge reads and the
     diodes' harmonics and mixing products. Skipped (and said so) without an
-    electric FP run.
+    FP run of an electric task.
 ``summary.md``
     One table row per run, and the figures.
 
@@ -41,7 +41,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from physnet.experiments.run import SUMMARY, build_task
-from physnet.experiments.schema import ConfigError
+from physnet.experiments.schema import TASK_DOMAINS, ConfigError
 from physnet.experiments.sweep import RESULTS
 
 __all__ = ["report", "Run", "load_runs", "seed_keys", "group_label", "mean_std", "markdown_table", "fp_spectrum",
@@ -267,13 +267,17 @@ def _layout(system: Any, edges: NDArray) -> NDArray[np.float64]:
     return np.array([layout[i] for i in range(system.n_nodes)])
 
 
+_TRAINED = {"electric": ("resistor", "g", "S"), "flow": ("pipe", "k", "m³/(Pa·s)"), "elastic": ("spring", "k", "N/m")}
+
+
 def _conductances(run: Run, path: Path) -> Path:
     import matplotlib.pyplot as plt
     from matplotlib.collections import LineCollection
 
-    system = build_task(run.config).network
+    task = build_task(run.config)
+    system = task.network
     params = np.load(run.folder / "params.npz")
-    kind = "pipe" if run.rule == "chemical" else "resistor"
+    kind, symbol, unit = _TRAINED[task.domain]
     table = system[kind]
     index = np.array([table.names.index(str(name)) for name in params["edges"]])
     ends = np.stack([table.a[index], table.b[index]], axis=1)
@@ -287,8 +291,8 @@ def _conductances(run: Run, path: Path) -> Path:
     ax.scatter(*xy[used].T, s=12, color="black", zorder=3)
     ax.autoscale()
     ax.axis("off")
-    fig.colorbar(lines, ax=ax, label=f"{'k' if kind == 'pipe' else 'g'} ({'m³/(Pa·s)' if kind == 'pipe' else 'S'})")
-    ax.set_title(f"trained {kind} conductances\n{run.run_id}")
+    fig.colorbar(lines, ax=ax, label=f"{symbol} ({unit})")
+    ax.set_title(f"trained {kind} {'stiffnesses' if kind == 'spring' else 'conductances'}\n{run.run_id}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -454,11 +458,11 @@ def report(folder: str | Path) -> list[Path]:
     best = _best(runs)
     figures.append(_conductances(best, folder / "conductances.png"))
     notes = _failures(folder)
-    fp_runs = [r for r in runs if r.rule == "fp"]
+    fp_runs = [r for r in runs if r.rule == "fp" and TASK_DOMAINS[r.config["task"]["name"]] == "electric"]
     if fp_runs:
         figures.append(_spectrum_figure(_best(fp_runs), folder / "fp_spectrum.png"))
     else:
-        notes.append("FP spectrum skipped: no frequency-propagation run in this folder.")
+        notes.append("FP spectrum skipped: no frequency-propagation run of an electric task in this folder.")
     summary = folder / "summary.md"
     summary.write_text(_summary_md(runs, keys, figures, notes), encoding="utf-8")
     return [*figures, summary]

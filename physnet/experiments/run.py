@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from physnet.experiments.config import expand, load, resolve, run_id
+from physnet.experiments.elastic import train_elastic
 from physnet.experiments.flow import train_chemical
 from physnet.experiments.schema import ConfigError
 from physnet.experiments.toml_writer import dumps
@@ -81,7 +82,11 @@ def build_task(config: Mapping[str, Any]) -> Task:
 
 
 def execute(config: Mapping[str, Any], *, progress: bool = False) -> TrainResult:
-    """Train a resolved config, writing nothing: :func:`physnet.learning.train.train`, or the chemical rule for flow.
+    """Train a resolved config, writing nothing, with the trainer of its task's domain.
+
+    Electric tasks train by :func:`physnet.learning.train.train`, flow tasks
+    by :func:`~physnet.experiments.flow.train_chemical`, elastic tasks by
+    :func:`~physnet.experiments.elastic.train_elastic`.
 
     Examples
     --------
@@ -97,10 +102,13 @@ def execute(config: Mapping[str, Any], *, progress: bool = False) -> TrainResult
     settings = dict(config["train"])
     optimizer = make_optimizer(config["optimizer"]["name"], **_params(config["optimizer"]))
     hardware = Hardware.from_dict(config["hardware"])
-    if config["rule"]["name"] == "chemical":
-        return train_chemical(task, optimizer=optimizer, hardware=hardware, epochs=settings["epochs"],
-                              batch_size=settings.get("batch_size"), seed=settings["seed"],
-                              shuffle=settings["shuffle"], **_params(config["rule"]))
+    loop = {"epochs": settings["epochs"], "batch_size": settings.get("batch_size"), "seed": settings["seed"],
+            "shuffle": settings["shuffle"]}
+    if task.domain == "flow":
+        return train_chemical(task, optimizer=optimizer, hardware=hardware, **loop, **_params(config["rule"]))
+    if task.domain == "elastic":
+        return train_elastic(task, rule=config["rule"]["name"], optimizer=optimizer, hardware=hardware, **loop,
+                             **_params(config["rule"]))
     rate = settings.pop("decorrelation", None)
     return train(task.network, make_rule(config["rule"]["name"], **_params(config["rule"])), task,
                  optimizer=optimizer, hardware=hardware, decorrelation=None if rate is None else Decorrelation(rate),

@@ -25,10 +25,12 @@ from typing import Any, Literal
 
 from physnet.errors import PhysnetError
 from physnet.hardware import PENALTIES
+from physnet.learning.elastic import ELASTIC_SOLVERS
 from physnet.learning.rules import CODES
 
-__all__ = ["ConfigError", "Field", "TASK_OPTIONS", "RULE_PARAMS", "OPTIMIZER_PARAMS", "HARDWARE", "TRAIN",
-           "OUTPUT", "FLOW_RULES", "schema"]
+__all__ = ["ConfigError", "Field", "TASK_OPTIONS", "TASK_DOMAINS", "RULE_PARAMS", "ELASTIC_RULE_PARAMS",
+           "OPTIMIZER_PARAMS", "HARDWARE", "TRAIN", "OUTPUT", "FLOW_RULES", "ELASTIC_RULES", "domain_rules",
+           "rule_params", "schema"]
 
 Kind = Literal["int", "float", "bool", "str", "list"]
 
@@ -183,11 +185,22 @@ TASK_OPTIONS: Mapping[str, Mapping[str, Field]] = {
     "digits": {**_CLASSES, "g_range": _range(True), "v_range": _range(False)},
     "flow_regression": {**_TEACHER, "k_range": _range(True), "p_range": _range(False)},
     "flow_iris": {**_CLASSES, "k_range": _range(True), "p_range": _range(False)},
+    "allostery": {"size": Field("list", item="int", length=2, low=3), "k_range": _range(True),
+                  "ratio": Field("float"), "force": _positive()},
 }
 """Builder options of the tasks experiments run (keyword arguments of :func:`physnet.tasks.make_task`)."""
 
+TASK_DOMAINS: Mapping[str, str] = {
+    "linear_regression": "electric", "diode_regression": "electric", "xor": "electric", "iris": "electric",
+    "digits": "electric", "flow_regression": "flow", "flow_iris": "flow", "allostery": "elastic",
+}
+"""The physical domain of each task's network (its :attr:`physnet.tasks.Task.domain`), which picks its rules."""
+
 FLOW_RULES = ("chemical",)
-"""Rules of flow tasks (``flow_*``); every other rule trains electric tasks."""
+"""Rules of flow tasks (:mod:`physnet.experiments.flow`)."""
+
+ELASTIC_RULES = ("adjoint", "fp", "coupled")
+"""Rules of elastic tasks (:mod:`physnet.experiments.elastic`); their parameters are :data:`ELASTIC_RULE_PARAMS`."""
 
 _PERTURBATION = {"sigma": _positive(), "samples": _count(), "centered": Field("bool")}
 RULE_PARAMS: Mapping[str, Mapping[str, Field]] = {
@@ -202,7 +215,44 @@ RULE_PARAMS: Mapping[str, Mapping[str, Field]] = {
             "tau_theta": _count(), "cost_noise": Field("float", low=0.0)},
     "chemical": {"beta": _positive(), "kappa": _positive(), "advection": Field("bool")},
 }
-"""Parameters of each learning rule (fields of the rule classes in :mod:`physnet.learning.rules`)."""
+"""Parameters of each learning rule of electric and flow tasks (fields of the rule classes in
+:mod:`physnet.learning.rules`; the chemical rule's keywords)."""
+
+ELASTIC_RULE_PARAMS: Mapping[str, Mapping[str, Field]] = {
+    "adjoint": {},
+    "fp": {"beta": _positive(), "omega_a": Field("float", low=0.0), "omega_b": Field("float", low=0.0),
+           "solver": Field("str", choices=ELASTIC_SOLVERS)},
+    "coupled": {"eta": Field("float", low=0.0, low_open=True, high=1.0)},
+}
+"""Parameters of each rule of elastic tasks (keywords of :func:`physnet.experiments.elastic.elastic_rule`)."""
+
+
+def domain_rules(domain: str) -> tuple[str, ...]:
+    """The rules that train networks of ``domain`` ("electric", "flow" or "elastic").
+
+    Examples
+    --------
+    >>> domain_rules("elastic"), domain_rules("flow")
+    (('adjoint', 'fp', 'coupled'), ('chemical',))
+    >>> "chemical" in domain_rules("electric")
+    False
+    """
+    if domain == "flow":
+        return FLOW_RULES
+    if domain == "elastic":
+        return ELASTIC_RULES
+    return tuple(r for r in RULE_PARAMS if r not in FLOW_RULES)
+
+
+def rule_params(task: str, rule: str) -> Mapping[str, Field]:
+    """The parameters of ``rule`` when it trains ``task`` (a rule the task's domain allows).
+
+    Examples
+    --------
+    >>> sorted(rule_params("allostery", "fp")), sorted(rule_params("xor", "fp"))
+    (['beta', 'omega_a', 'omega_b', 'solver'], ['beta', 'solver'])
+    """
+    return ELASTIC_RULE_PARAMS[rule] if TASK_DOMAINS[task] == "elastic" else RULE_PARAMS[rule]
 
 _LR = Field("float", low=0.0, low_open=True, required=True)
 OPTIMIZER_PARAMS: Mapping[str, Mapping[str, Field]] = {
@@ -235,7 +285,7 @@ OUTPUT: Mapping[str, Field] = {"dir": Field("str"), "name": Field("str")}
 
 
 def schema(task: str, rule: str, optimizer: str) -> dict[str, Any]:
-    """The full schema of a config that picks these task, rule and optimizer names.
+    """The full schema of a config that picks these task, rule and optimizer names (a rule of the task's domain).
 
     Examples
     --------
@@ -245,7 +295,8 @@ def schema(task: str, rule: str, optimizer: str) -> dict[str, Any]:
     return {
         "task": {"name": Field("str", choices=tuple(TASK_OPTIONS), required=True), "seed": _count(0),
                  **TASK_OPTIONS[task]},
-        "rule": {"name": Field("str", choices=tuple(RULE_PARAMS), required=True), **RULE_PARAMS[rule]},
+        "rule": {"name": Field("str", choices=domain_rules(TASK_DOMAINS[task]), required=True),
+                 **rule_params(task, rule)},
         "optimizer": {"name": Field("str", choices=tuple(OPTIMIZER_PARAMS), required=True),
                       **OPTIMIZER_PARAMS[optimizer]},
         "hardware": dict(HARDWARE),

@@ -1,10 +1,11 @@
 """Learning rules on physical networks: exact gradients, frequency propagation (electric, elastic, flow),
-EP, coupled learning, perturbative rules; optimizers and the training loop."""
+EP, coupled learning (electric, elastic), perturbative rules; optimizers and the training loop."""
 
 from physnet.learning.costs import SQUARED_ERROR, Cost, SoftmaxCrossEntropy, SquaredError
 from physnet.learning.elastic import (
     ElasticOutputs,
     QuasiStaticWarning,
+    elastic_coupled_estimate,
     elastic_fp_update,
     elastic_gradient,
     elastic_modes,
@@ -34,6 +35,7 @@ __all__ = [
     "fp_tones",
     "elastic_gradient",
     "elastic_fp_update",
+    "elastic_coupled_estimate",
     "elastic_modes",
     "ElasticOutputs",
     "QuasiStaticWarning",

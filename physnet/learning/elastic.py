@@ -1,4 +1,4 @@
-"""Frequency propagation on elastic spring networks.
+"""Learning in elastic spring networks: exact gradient, frequency propagation and coupled learning.
 
 An elastic network of springs (stiffness ``k_j``, unit bond vector ``b̂_j``)
 between positioned nodes, some of them pinned, responds to node forces ``f``
@@ -17,6 +17,17 @@ Outputs
 Exact gradient (:func:`elastic_gradient`)
     With the adjoint ``K λ = Rᵀ ∂C/∂y`` (pinned nodes held),
     ``dC/dk_j = -(b̂_j·(λ_a - λ_b)) (b̂_j·(u_a - u_b))``.
+
+Coupled learning (:func:`elastic_coupled_estimate`)
+    Stern, Hexner, Rocks & Liu (PRX 2021): the free state ``u^F`` against a
+    clamped state whose outputs are held at ``y^C = y^F - η ∂C/∂y``
+    (``y^F + η(y* - y^F)`` for the squared error). The clamp exerts the
+    forces ``Rᵀ μ`` with ``μ = G⁻¹ (y^C - y^F)``, ``G = R K⁻¹ Rᵀ`` the
+    outputs' compliance; each spring compares its elastic energy in the two
+    states, and the estimate ``½[(ΔE^C_j)² - (ΔE^F_j)²] / η`` tends, as
+    ``η → 0``, to ``dC'/dk_j`` of the compliance-weighted cost
+    ``C' = ½ (y - y*)ᵀ G⁻¹ (y - y*)`` (``G`` held fixed), with an ``O(η)``
+    remainder. One output: ``dC/dk / G``, the adjoint direction exactly.
 
 Frequency propagation (:func:`elastic_fp_update`)
     The activation forces ``F_A cos(ω_A t)`` (``ω_A = 0``: static) and the
@@ -68,7 +79,9 @@ __all__ = [
     "QuasiStaticWarning",
     "QUASI_STATIC_RATIO",
     "ELASTIC_SOLVERS",
+    "check_fp_args",
     "elastic_gradient",
+    "elastic_coupled_estimate",
     "elastic_modes",
     "elastic_fp_update",
 ]
@@ -404,6 +417,94 @@ def elastic_gradient(
     return GradientResult(grad, value, method, tuple(system["spring"].names), problem.full(u), info)
 
 
+def _coupled_responses(problem: _Problem) -> NDArray[np.float64]:
+    """``K⁻¹ Rᵀ`` over the free dofs (n_free, n_outputs): the displacements under a unit force on each output."""
+    K = sp.csc_matrix(stiffness_matrix(problem.system, problem.k).tocsc()[problem.free][:, problem.free])
+    return splu(K).solve(problem.R.T.toarray())
+
+
+def elastic_coupled_estimate(
+    system: System,
+    k: ArrayLike | None = None,
+    *,
+    forces: ArrayLike,
+    pinned: Sequence[str],
+    outputs: ElasticOutputs | Iterable[tuple],
+    targets: ArrayLike,
+    eta: float = 1e-3,
+    cost: Cost = SQUARED_ERROR,
+) -> GradientResult:
+    """Coupled-learning estimate of ``dC/dk``: free state against outputs clamped a fraction ``η`` to the target.
+
+    Parameters
+    ----------
+    system, k, forces, pinned, outputs, targets, cost
+        As in :func:`elastic_gradient`.
+    eta : float, optional
+        Nudge factor ``η`` (``0 < η ≤ 1``): the outputs are clamped at
+        ``y^C = y^F - η ∂C/∂y``, i.e. ``y^F + η(y* - y^F)`` for the squared
+        error.
+
+    Returns
+    -------
+    GradientResult
+        ``grad = ½[(ΔE^C)² - (ΔE^F)²] / η`` per spring, so that a gradient
+        step ``Δk = -α grad`` is Stern's update
+        ``(α/2η)[(ΔE^F)² - (ΔE^C)²]``; as ``η → 0`` it tends to the
+        gradient of the compliance-weighted cost (module docstring): for one
+        output ``dC/dk / G``. ``states`` are the free displacements
+        (n_nodes, d); ``info`` holds ``eta``, the ``clamp`` values
+        ``y^C``, the ``clamped_states`` (n_nodes, d), the ``clamp_forces``
+        ``Rᵀ μ`` (n_nodes, d) and the ``compliance`` ``G``
+        (n_outputs, n_outputs, m/N).
+
+    Raises
+    ------
+    NetlistError
+        As :func:`elastic_gradient`; ``eta`` outside ``(0, 1]``; an output
+        that cannot be clamped on its own (its nodes pinned, or repeated or
+        fixed by the other outputs).
+
+    Examples
+    --------
+    Node ``m`` hangs from two pinned nodes by perpendicular springs; its x
+    displacement, ``1/k₁`` under a unit force, should be 0. The compliance
+    is ``G = 1/k₁ = 0.5`` and ``dC/dk₁ = -1/k₁³ = -0.125``, so the estimate
+    is ``-0.125 / 0.5 = -0.25`` up to ``η/8``:
+
+    >>> import numpy as np, physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.nodes(["p", "q", "m"], [(0.0, 0.0), (1.0, 1.0), (1.0, 0.0)]).tolist()
+    [1, 2, 3]
+    >>> net.spring("S1", "m", "p", k=2.0); net.spring("S2", "m", "q", k=5.0)
+    >>> f = np.zeros((4, 2)); f[3] = (1.0, 1.0)
+    >>> r = elastic_coupled_estimate(net.compile(), forces=f, pinned=["p", "q"], outputs=[("node", "m", "x")],
+    ...                              targets=[0.0], eta=1e-3)
+    >>> np.round(r.grad, 12).tolist(), r.info["compliance"].tolist(), r.info["clamp"].tolist()
+    ([-0.249875, 0.0], [[0.5]], [0.4995])
+    """
+    if not (isinstance(eta, (int, float)) and math.isfinite(eta) and 0 < eta <= 1):
+        raise NetlistError(f"eta = {eta!r} must be a number in (0, 1]: the clamp lies between the free output "
+                           "and its target")
+    problem = _prepare(system, k, forces, pinned, outputs, targets, cost)
+    u = _static(problem, problem.forces)
+    y = problem.R @ u
+    X = _coupled_responses(problem)
+    G = problem.R @ X
+    if np.linalg.matrix_rank(G) < len(y):
+        raise NetlistError("coupled learning clamps every output on its own, but these cannot be: an output's nodes "
+                           "are pinned, or an output is repeated or fixed by the others (remove it)")
+    clamp = y - eta * np.asarray(cost.grad(y, problem.targets), dtype=np.float64)
+    mu = np.linalg.solve(G, clamp - y)
+    u_c = u + X @ mu
+    e_f, e_c = problem.E @ u, problem.E @ u_c
+    grad = 0.5 * (e_c**2 - e_f**2) / eta
+    info = {"eta": eta, "clamp": clamp, "clamped_states": problem.full(u_c),
+            "clamp_forces": problem.full(problem.R.T @ mu), "compliance": G, "solves": 2}
+    return GradientResult(grad, float(cost.value(y, problem.targets)), "coupled", tuple(system["spring"].names),
+                          problem.full(u), info)
+
+
 # --------------------------------------------------------------- dynamics
 @dataclass(frozen=True, eq=False)
 class _Dynamics:
@@ -599,7 +700,21 @@ def _count(value: Any, name: str, least: int) -> int:
     return int(value)
 
 
-def _check_fp_args(alpha: float, beta: float, omega_a: float, omega_b: float, solver: str) -> None:
+def check_fp_args(alpha: float, beta: float, omega_a: float, omega_b: float, solver: str) -> None:
+    """Raise :class:`~physnet.errors.NetlistError` unless :func:`elastic_fp_update` accepts these settings.
+
+    Lets callers (experiment configs) reject a setting before any network is
+    solved.
+
+    Examples
+    --------
+    >>> check_fp_args(0.1, 1e-3, 0.0, 0.0, "phasor")
+    >>> check_fp_args(0.1, 1e-3, 0.0, 0.0, "transient")
+    Traceback (most recent call last):
+    ...
+    physnet.errors.NetlistError: omega_a = omega_b = 0.0 rad/s: the transient experiment separates the two \
+signals by frequency, so they must differ (e.g. omega_b = 2 * omega_a, or omega_a = 0)
+    """
     if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta > 0):
         raise NetlistError(f"beta = {beta!r} must be a finite number > 0 (the error-force amplitude)")
     if not (isinstance(alpha, (int, float)) and math.isfinite(alpha)):
@@ -723,7 +838,7 @@ def elastic_fp_update(
     >>> bool(np.allclose(step.delta_g, -0.1 * exact, rtol=1e-6)), round(step.gradient.info["omega_min"], 6)
     (True, 1.414214)
     """
-    _check_fp_args(alpha, beta, omega_a, omega_b, solver)
+    check_fp_args(alpha, beta, omega_a, omega_b, solver)
     periods = _count(periods, "periods", 1)
     settle = _count(settle, "settle", 0)
     steps_per_period = _count(steps_per_period, "steps_per_period", 8)
