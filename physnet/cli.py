@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--quick", action="store_true", help="two epochs and three checked samples (a smoke test)")
     demo.set_defaults(run=_demo)
 
-    from physnet.experiments.commands import add_commands
+    from physnet.experiments_cli import add_commands
 
     add_commands(sub)  # run, sweep, report, export
     return parser

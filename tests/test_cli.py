@@ -73,5 +73,14 @@ def test_missing_file_exits_2(tmp_path, capsys):
 def test_help_lists_commands():
     proc = subprocess.run([sys.executable, "-m", "physnet.cli", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0
-    for command in ("solve", "demo"):
+    for command in ("solve", "check", "gradcheck", "demo", "run", "sweep", "report", "export"):
         assert command in proc.stdout
+
+
+def test_building_the_command_line_loads_no_numerical_library():
+    # `physnet --help` and argument errors stay instant: the physics is imported when a command runs.
+    heavy = ("numpy", "scipy", "numba", "networkx", "cvxopt", "pandas", "matplotlib", "physnet.experiments")
+    code = ("import sys; from physnet.cli import build_parser; build_parser(); "
+            f"print(' '.join(m for m in {heavy!r} if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == ""

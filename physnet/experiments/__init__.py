@@ -9,7 +9,7 @@ Examples
 True
 """
 
-from physnet.experiments.commands import add_commands
+from physnet.experiments_cli import add_commands
 from physnet.experiments.config import Point, expand, load, resolve, run_id
 from physnet.experiments.report import report
 from physnet.experiments.run import run_config

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from physnet.errors import PhysnetError
-from physnet.experiments.commands import add_commands
+from physnet.experiments_cli import add_commands
 
 
 def main(argv: Sequence[str] | None = None) -> int:

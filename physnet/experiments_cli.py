@@ -4,7 +4,9 @@
 subparsers; each sets ``run`` to its handler, which returns the exit status
 and raises :class:`~physnet.errors.PhysnetError` subclasses on bad input
 (the ``physnet`` entry point prints those on one line and exits with 2).
-``python -m physnet.experiments`` runs these commands on their own.
+``python -m physnet.experiments`` runs these commands on their own. This
+module lives outside :mod:`physnet.experiments` and imports it only when a
+command runs, so that ``physnet --help`` does not load the training stack.
 
 Examples
 --------
@@ -22,8 +24,6 @@ import argparse
 import json
 from pathlib import Path
 
-from physnet.experiments.config import expand, load
-
 __all__ = ["add_commands", "run_command", "sweep_command", "report_command", "export_command"]
 
 
@@ -39,6 +39,8 @@ def _positive_int(text: str) -> int:
 
 def _out_dir(args: argparse.Namespace) -> Path:
     """``--out``, else the config's ``output.dir``."""
+    from physnet.experiments.config import expand, load
+
     if args.out is not None:
         return Path(args.out)
     return Path(expand(load(args.config))[0].config["output"]["dir"])
@@ -77,6 +79,7 @@ def report_command(args: argparse.Namespace) -> int:
 
 def export_command(args: argparse.Namespace) -> int:
     """``physnet export CONFIG -o FILE.cir``: the config's network (a sweep's first point) as a SPICE netlist."""
+    from physnet.experiments.config import expand, load
     from physnet.experiments.run import build_task
     from physnet.spice import write_spice
 
