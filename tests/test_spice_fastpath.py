@@ -87,6 +87,16 @@ def test_arrow_reads_a_plain_grid(monkeypatch):
     assert list(taken[0].numbers) == ["r"]  # and Arrow read the resistances
 
 
+def test_arrow_reads_the_ascii_cards_of_a_file_with_non_ascii_comments(monkeypatch):
+    taken = []
+    columns = reader._columns
+    monkeypatch.setattr(reader, "_columns", lambda kind, blocks: taken.append(columns(kind, blocks)) or taken[-1])
+    cards = grid()
+    text = netlist(cards[:3] + ["* résistances en ohms (Ω)"] + cards[3:])
+    assert assert_same(lambda: parse_spice(text, "g.cir"))[0] == "ok"
+    assert taken[0] is not None and list(taken[0].numbers) == ["r"]
+
+
 @pytest.mark.parametrize("change", [
     lambda c: c,
     lambda c: [card.rsplit(" ", 1)[0] + " 4.7k" if i % 3 == 0 else card for i, card in enumerate(c)],

@@ -620,10 +620,15 @@ def _csv_data(blocks: list[_Block]) -> bytes | memoryview | None:
     """The blocks' cards, one a line, as ASCII bytes (a view of the file when one run).
 
     None unless every card is ASCII and free of the characters of
-    ``_NOT_CSV`` (each looked for by ``memchr``, without copying the cards).
+    ``_NOT_CSV`` (each looked for by ``memchr``, without copying the cards;
+    the cards of a file with non-ASCII text elsewhere, a comment say, are
+    copied and checked as text).
     """
     if any(block.file.data is None for block in blocks):
-        return None
+        text = _cards_text(blocks)
+        if not text.isascii() or any(c in text for c in _NOT_CSV):
+            return None
+        return text.encode("ascii")
     spans = [(block.file.data, a, b) for block in blocks for a, b in block.spans()]
     if any(data.find(c, a, b) >= 0 for data, a, b in spans for c in _NOT_CSV_CODES):
         return None
@@ -676,7 +681,7 @@ def _columns(kind: str, blocks: list[_Block]) -> _Rows | None:
     if any(column.null_count for column in table.columns):
         return None  # an empty field (two spaces in a row, or a trailing space)
     names = pa.concat_arrays(table["name"].chunks).to_pylist()
-    if len(set(names)) != count:  # (hashing Python strings is faster than Arrow's unique)
+    if len(set(names)) != count:  # (Python strings are needed anyway; a set of them costs what Arrow's unique does)
         return None  # a name given twice
     card_by_card = np.arange(2 * count).reshape(2, count).T.ravel()  # a0 b0 a1 b1 ... out of a0 a1 ... b0 b1 ...
     order = pa.Array.from_buffers(pa.int64(), 2 * count, [None, pa.py_buffer(card_by_card)])
