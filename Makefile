@@ -20,6 +20,7 @@ test: install
 bench: install
 	$(BIN)/python benchmarks/dc_grid.py
 	$(BIN)/python benchmarks/fp_step.py
+	$(BIN)/python benchmarks/elastic.py
 	$(BIN)/python benchmarks/ngspice_compare.py
 	$(BIN)/python benchmarks/rules.py --blas-threads 1
 	$(BIN)/python benchmarks/sweep.py

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from physnet.errors import NetlistError
 from physnet.system import System
 
-__all__ = ["bond_vectors", "extensions", "spring_forces", "stiffness_matrix"]
+__all__ = ["bond_vectors", "extensions", "spring_forces", "stiffness_blocks", "stiffness_matrix"]
 
 
 def _positions(system: System) -> NDArray[np.float64]:
@@ -80,6 +80,39 @@ def spring_forces(system: System, u: NDArray, k: NDArray | None = None) -> NDArr
     return out
 
 
+def stiffness_blocks(system: System, k: NDArray | None = None, u: NDArray | None = None,
+                     *, geometric: bool = False) -> NDArray[np.float64]:
+    """The d×d stiffness block of every spring, shape (n_springs, d, d).
+
+    Spring ``j`` between ``a`` and ``b`` adds its block ``B_j`` to the
+    ``(a, a)`` and ``(b, b)`` blocks of the stiffness matrix and ``-B_j`` to
+    ``(a, b)`` and ``(b, a)``: ``B_j = k_j b̂ b̂ᵀ``, plus
+    ``k_j (1 - ℓ0/ℓ)(I - b̂ b̂ᵀ)`` with ``geometric``. Arguments as in
+    :func:`stiffness_matrix`.
+
+    Examples
+    --------
+    >>> import physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.nodes(["p", "q"], [(0.0, 0.0), (0.0, 2.0)]).tolist()
+    [1, 2]
+    >>> net.spring("S1", "p", "q", k=3.0)
+    >>> stiffness_blocks(net.compile()).tolist()  # a vertical spring is stiff along y only
+    [[[0.0, 0.0], [0.0, 3.0]]]
+    """
+    springs = system["spring"]
+    k = springs["k"] if k is None else np.asarray(k, dtype=np.float64)
+    d = _positions(system).shape[1]
+    bond, length = bond_vectors(system, u)
+    unit = bond / length[:, None]
+    projector = np.einsum("ei,ej->eij", unit, unit)
+    block = k[:, None, None] * projector
+    if geometric:
+        factor = k * (1.0 - springs["rest"] / length)
+        block = block + factor[:, None, None] * (np.eye(d)[None] - projector)
+    return block
+
+
 def stiffness_matrix(system: System, k: NDArray | None = None, u: NDArray | None = None,
                      *, geometric: bool = False) -> sp.csr_matrix:
     """Stiffness matrix (n_nodes·d square, node-major: row ``i*d + c``).
@@ -102,14 +135,8 @@ def stiffness_matrix(system: System, k: NDArray | None = None, u: NDArray | None
         Symmetric positive semi-definite (rigid motions are its null space).
     """
     springs = system["spring"]
-    k = springs["k"] if k is None else np.asarray(k, dtype=np.float64)
-    d = _positions(system).shape[1]
-    bond, length = bond_vectors(system, u)
-    unit = bond / length[:, None]
-    block = k[:, None, None] * np.einsum("ei,ej->eij", unit, unit)
-    if geometric:
-        factor = k * (1.0 - springs["rest"] / length)
-        block = block + factor[:, None, None] * (np.eye(d)[None] - np.einsum("ei,ej->eij", unit, unit))
+    block = stiffness_blocks(system, k, u, geometric=geometric)
+    d = block.shape[1]
     n = system.n_nodes * d
     comp = np.arange(d)
     ra = springs.a[:, None] * d + comp[None, :]

@@ -5,8 +5,9 @@ An elastic task (``task.domain == "elastic"``) trains the spring stiffnesses
 (``Σ_i x_i basis_i``) with the nodes ``task.info["pinned"]`` held; the cost
 is the squared error ``C = ½‖y - y*‖²`` of the outputs ``task.outputs``
 (:class:`~physnet.learning.elastic.ElasticOutputs` terms). Each rule
-estimates ``dC/dk`` per sample; a step uses the batch mean, and the
-optimizer moves ``k`` against it:
+estimates ``dC/dk`` per sample; a step uses the batch mean, computed by one
+batched call (every sample on one factorization of the stiffness matrix,
+as multi-right-hand-side solves), and the optimizer moves ``k`` against it:
 
 ``"adjoint"``
     The exact gradient, :func:`~physnet.learning.elastic.elastic_gradient`.
@@ -68,7 +69,9 @@ ELASTIC_DEFAULTS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
 drive frequencies (rad/s; 0 = static) and solver; coupled learning's nudge factor (η)."""
 
 ElasticRule = Callable[..., GradientResult]
-"""``rule(system, k, *, forces, pinned, outputs, targets) -> GradientResult``: one sample's estimate of ``dC/dk``."""
+"""``rule(system, k, *, forces, pinned, outputs, targets) -> GradientResult``: the estimate of ``dC/dk`` of one
+sample (forces (n_nodes, d), targets (n_outputs,)) or the mean over a batch (forces (batch, n_nodes, d), targets
+(batch, n_outputs))."""
 
 
 def _fp(system: System, k: NDArray, *, beta: float, omega_a: float, omega_b: float, solver: str,
@@ -78,7 +81,7 @@ def _fp(system: System, k: NDArray, *, beta: float, omega_a: float, omega_b: flo
 
 
 def elastic_rule(name: str, **params: Any) -> ElasticRule:
-    """The per-sample estimator of the elastic rule ``name`` with ``params`` (defaults: :data:`ELASTIC_DEFAULTS`).
+    """The estimator of the elastic rule ``name`` with ``params`` (defaults: :data:`ELASTIC_DEFAULTS`).
 
     Raises
     ------
@@ -143,8 +146,9 @@ def _check_stiffness(system: System, k: NDArray) -> None:
 def elastic_outputs(task: Task, k: NDArray, x: NDArray) -> NDArray[np.float64]:
     """The outputs (n, n_outputs) of the samples ``x`` at stiffnesses ``k``, by superposition.
 
-    The network is linear, so one static solve per force pattern of the
-    basis serves every sample.
+    The network is linear, so the static responses to the force patterns of
+    the basis (one multi-right-hand-side solve on the cached factorization
+    at ``k``) serve every sample.
 
     Examples
     --------
@@ -160,9 +164,9 @@ def elastic_outputs(task: Task, k: NDArray, x: NDArray) -> NDArray[np.float64]:
     k = np.asarray(k, dtype=np.float64)
     _check_stiffness(system, k)
     readout = ElasticOutputs.parse(task.outputs).readout(system)
-    pinned = task.info["pinned"]
-    responses = np.stack([readout @ solve_elastic(system, f, pinned, k).u.reshape(-1)
-                          for f in task.info["force_basis"]])
+    basis = np.asarray(task.info["force_basis"], dtype=np.float64)
+    u = solve_elastic(system, basis, task.info["pinned"], k).u  # (n_basis, n_nodes, d)
+    responses = (readout @ u.reshape(len(basis), -1).T).T
     return np.asarray(x, dtype=np.float64) @ responses
 
 
@@ -185,6 +189,9 @@ def elastic_metrics(task: Task, k: NDArray, x: NDArray, y: NDArray, labels: NDAr
 def batch_estimate(task: Task, rule: ElasticRule, k: NDArray, x: NDArray, y: NDArray) -> NDArray[np.float64]:
     """The mean over the samples ``x`` (n, n_inputs), targets ``y`` (n, n_outputs) of ``rule``'s ``dC/dk``.
 
+    One batched call of ``rule`` (forces (n, n_nodes, d)): one numeric
+    factorization at ``k`` for the whole batch.
+
     Examples
     --------
     Both training samples of allostery (forces ±F) have the same gradient:
@@ -197,9 +204,8 @@ def batch_estimate(task: Task, rule: ElasticRule, k: NDArray, x: NDArray, y: NDA
     >>> both.shape, bool(np.allclose(both, one, rtol=1e-12, atol=0))
     ((85,), True)
     """
-    pinned = task.info["pinned"]
-    return np.mean([rule(task.network, k, forces=f, pinned=pinned, outputs=task.outputs, targets=t).grad
-                    for f, t in zip(sample_forces(task, x), np.asarray(y))], axis=0)
+    return rule(task.network, k, forces=sample_forces(task, x), pinned=task.info["pinned"], outputs=task.outputs,
+                targets=np.asarray(y, dtype=np.float64)).grad
 
 
 def train_elastic(task: Task, *, rule: str, optimizer: Optimizer, epochs: int, batch_size: int | None = None,

@@ -46,6 +46,17 @@ Frequency propagation (:func:`elastic_fp_update`)
     drive frequency exceeds ``QUASI_STATIC_RATIO · ω_min`` (0.1: bias up to
     about 1 %).
 
+Batches
+    Every function here takes one sample (forces (n_nodes, d), targets
+    (n_outputs,)) or a batch (forces (batch, n_nodes, d), targets
+    (batch, n_outputs)) and then returns the batch-mean estimate and cost,
+    with the per-sample states on a leading batch axis. The factorization
+    of ``K`` is cached with the system's topology and pinned nodes
+    (:func:`~physnet.solvers.elastic_operator.elastic_operator`): one
+    numeric factorization per new ``k``, and the samples of a batch are the
+    columns of multi-right-hand-side solves (the transient FP solver steps
+    all of them together).
+
 Frequencies here are *angular* (rad/s); masses in kg, stiffnesses in N/m,
 dashpots and drag in N·s/m.
 """
@@ -54,23 +65,23 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from functools import partial
 from typing import Any
 
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
-from scipy.sparse.linalg import eigsh, splu
+from scipy.sparse.linalg import eigsh
 
-from physnet.elements.spring import stiffness_matrix
 from physnet.errors import NetlistError
 from physnet.learning.costs import SQUARED_ERROR, Cost
 from physnet.learning.fp import FPUpdate
 from physnet.learning.gradient import GradientResult, central_differences
-from physnet.solvers.elastic import solve_elastic
+from physnet.solvers.elastic_operator import ElasticOperator, elastic_operator
 from physnet.solvers.lockin import lockin
 from physnet.system import System
 
@@ -226,39 +237,60 @@ def _axis(axis: Any, d: int, node: str) -> int:
 # ---------------------------------------------------------------- problem
 @dataclass(frozen=True, eq=False)
 class _Problem:
-    """A validated elastic learning problem restricted to the free degrees of freedom."""
+    """A validated elastic learning problem over the free degrees of freedom; the samples are columns.
+
+    Arrays over the free dofs hold one column per sample, shape
+    (n_free, batch); a single sample is a batch of one whose results drop
+    the batch axis again (``batched`` is False).
+    """
 
     system: System
-    d: int
-    free: NDArray[np.int64]  # free dofs (node-major index i*d + c)
+    op: ElasticOperator
     k: NDArray[np.float64]
-    forces: NDArray[np.float64]  # (n_nodes, d)
-    pinned: tuple[str, ...]
+    forces: NDArray[np.float64]  # input forces on the free dofs (n_free, batch)
+    batched: bool  # the forces came with a batch axis, so results keep it
     E: sp.csr_matrix  # spring extensions from free displacements (n_springs × n_free)
     R: sp.csr_matrix  # outputs from free displacements (n_out × n_free)
-    targets: NDArray[np.float64]
+    targets: NDArray[np.float64]  # (batch, n_out)
     cost: Cost
 
-    def full(self, x: NDArray) -> NDArray:
-        """Free-dof vector(s) ``x`` (last axis) as node displacements (..., n_nodes, d), zero elsewhere."""
-        u = np.zeros(x.shape[:-1] + (self.system.n_nodes * self.d,), dtype=x.dtype)
-        u[..., self.free] = x
-        return u.reshape(x.shape[:-1] + (self.system.n_nodes, self.d))
+    def samples(self, a: NDArray) -> NDArray:
+        """``a`` (batch, ...) as returned to the caller: unchanged for a batch, ``a[0]`` for one sample."""
+        return a if self.batched else a[0]
 
-    def error_forces(self, y: NDArray, beta: float) -> NDArray:
-        """Node forces ``Rᵀ e`` with ``e = -β ∂C/∂y`` (n_nodes, d)."""
-        return self.full(self.R.T @ (-beta * np.asarray(self.cost.grad(y, self.targets), dtype=np.float64)))
+    def fields(self, x: NDArray) -> NDArray:
+        """Free-dof columns (n_free, batch) as node fields (batch, n_nodes, d), zero at fixed dofs."""
+        return self.samples(self.op.full(x.T))
 
+    def outputs(self, u: NDArray) -> NDArray:
+        """Outputs (batch, n_out) of free displacements (n_free, batch)."""
+        return (self.R @ u).T
 
-def _free_dofs(system: System, pinned: Sequence[str]) -> NDArray[np.int64]:
-    d = system.positions.shape[1]
-    fixed = np.isnan(system.positions).any(axis=1)  # ground and unpositioned nodes carry no displacement
-    fixed[0] = True
-    if isinstance(pinned, str):
-        raise NetlistError(f"pinned = {pinned!r} must be a list of node names, e.g. [{pinned!r}]")
-    for name in pinned:
-        fixed[system.node_index(name)] = True
-    return np.flatnonzero(~np.repeat(fixed, d))
+    def cost_value(self, y: NDArray) -> float:
+        """Mean cost over the samples of the outputs ``y`` (batch, n_out)."""
+        return float(np.mean(self.cost.value(self.samples(y), self.samples(self.targets))))
+
+    def cost_grad(self, y: NDArray) -> NDArray:
+        """``∂C/∂y`` (batch, n_out) of each sample's outputs ``y`` (batch, n_out)."""
+        grad = self.cost.grad(self.samples(y), self.samples(self.targets))
+        return np.asarray(grad, dtype=np.float64).reshape(y.shape)
+
+    def error_signal(self, y: NDArray, beta: float) -> NDArray:
+        """``e = -β ∂C/∂y`` (n_out, batch) of each sample's outputs ``y`` (batch, n_out)."""
+        return (-beta * self.cost_grad(y)).T
+
+    def on_outputs(self, solve: Callable[[NDArray], NDArray], e: NDArray) -> NDArray:
+        """``solve(Rᵀ e)``: the response (n_free, batch) to forces ``e`` (n_out, batch) on the outputs.
+
+        The solve is linear, so when a batch has more than twice as many
+        samples as there are outputs, ``solve(Rᵀ) e`` (one column per
+        output) replaces one column per sample. Smaller batches, where
+        that saves little, solve their own columns, so each sample's
+        result is the one it gets alone.
+        """
+        if e.shape[1] <= 2 * e.shape[0]:
+            return solve(self.R.T @ e)
+        return solve(self.R.T.toarray()) @ e
 
 
 def _per_element(values: ArrayLike | None, count: int, default: float, what: str, names: Sequence[str],
@@ -278,6 +310,41 @@ def _per_element(values: ArrayLike | None, count: int, default: float, what: str
     return arr
 
 
+def _sample_forces(system: System, forces: ArrayLike, d: int) -> NDArray[np.float64]:
+    """Forces of shape (n_nodes, d) or (batch, n_nodes, d), checked, with the batch axis (batch, n_nodes, d)."""
+    n = system.n_nodes
+    try:
+        f = np.asarray(forces, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise NetlistError(f"forces must be a numeric array of shape ({n}, {d}) or (batch, {n}, {d})") from None
+    if f.ndim not in (2, 3) or f.shape[-2:] != (n, d):
+        raise NetlistError(f"forces: expected shape ({n}, {d}) (one row per node, ground first) or "
+                           f"(batch, {n}, {d}), got {f.shape}")
+    if f.ndim == 3 and len(f) == 0:
+        raise NetlistError(f"forces: the batch is empty (shape {f.shape}); give at least one sample")
+    bad = ~np.isfinite(f).all(axis=-1).reshape(-1)
+    if bad.any():
+        sample, node = divmod(int(np.argmax(bad)), n)
+        where = f" in sample {sample}" if f.ndim == 3 else ""
+        raise NetlistError(f"forces on node {system.node_names[node]!r}{where} must be finite")
+    return f.reshape(-1, n, d)
+
+
+def _sample_targets(targets: ArrayLike, n_out: int, forces_shape: tuple[int, ...]) -> NDArray[np.float64]:
+    """Targets with the batch axis (batch, n_out), matching forces of shape ``forces_shape``."""
+    y = np.asarray(targets, dtype=np.float64)
+    if len(forces_shape) == 2:
+        if y.size != n_out:
+            raise NetlistError(f"targets: expected {n_out} values (one per output), got {np.shape(targets)}")
+        return y.reshape(1, n_out)
+    batch = forces_shape[0]
+    if y.shape != (batch, n_out):
+        raise NetlistError(f"targets: forces of shape {forces_shape} hold a batch of {batch} samples, so targets "
+                           f"must have shape ({batch}, {n_out}) (one row of {n_out} output values per sample), "
+                           f"got {y.shape}")
+    return y
+
+
 def _prepare(system: System, k: ArrayLike | None, forces: ArrayLike, pinned: Sequence[str],
              outputs: ElasticOutputs | Iterable[tuple], targets: ArrayLike, cost: Cost) -> _Problem:
     positions = _positions(system)
@@ -286,28 +353,16 @@ def _prepare(system: System, k: ArrayLike | None, forces: ArrayLike, pinned: Seq
         raise NetlistError("the system has no springs: elastic learning trains spring stiffnesses")
     d = positions.shape[1]
     k = _per_element(springs["k"] if k is None else k, len(springs), 1.0, "stiffness k", springs.names, True)
-    try:
-        f = np.asarray(forces, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise NetlistError("forces must be a numeric array of shape (n_nodes, d)") from None
-    if f.shape != (system.n_nodes, d):
-        raise NetlistError(f"forces: expected shape ({system.n_nodes}, {d}) (one row per node, ground first), "
-                           f"got {f.shape}")
-    if not np.isfinite(f).all():
-        raise NetlistError(f"forces on node {system.node_names[int(np.argmax(~np.isfinite(f).all(axis=1)))]!r} "
-                           "must be finite")
-    free = _free_dofs(system, pinned)
-    if free.size == 0:
+    f = _sample_forces(system, forces, d)
+    op = elastic_operator(system, pinned)
+    if op.free.size == 0:
         raise NetlistError("every node is pinned: nothing can move (unpin some nodes)")
     out = ElasticOutputs.parse(outputs)
-    R = out.readout(system).tocsc()[:, free].tocsr()
-    y = np.asarray(targets, dtype=np.float64).reshape(-1)
-    if y.shape != (len(out),):
-        raise NetlistError(f"targets: expected {len(out)} values (one per output), got {np.shape(targets)}")
-    n = system.n_nodes * d
+    R = out.readout(system).tocsc()[:, op.free].tocsr()
+    y = _sample_targets(targets, len(out), np.shape(forces))
     unit = _unit_bonds(positions, springs.a, springs.b)
-    E = _pair_operator(springs.a, springs.b, unit, n).tocsc()[:, free].tocsr()
-    return _Problem(system, d, free, k, f, tuple(pinned), E, R, y, cost)
+    E = _pair_operator(springs.a, springs.b, unit, system.n_nodes * d).tocsc()[:, op.free].tocsr()
+    return _Problem(system, op, k, op.restrict(f).T, np.ndim(forces) == 3, E, R, y, cost)
 
 
 def _unit_bonds(positions: NDArray, a: NDArray, b: NDArray) -> NDArray:
@@ -326,9 +381,8 @@ def _pair_operator(a: NDArray, b: NDArray, unit: NDArray, n: int) -> sp.csr_matr
 
 
 def _static(problem: _Problem, forces: NDArray) -> NDArray:
-    """Free-dof displacements under node ``forces`` (raises on a floppy network)."""
-    u = solve_elastic(problem.system, forces, problem.pinned, problem.k).u
-    return u.reshape(-1)[problem.free]
+    """``K⁻¹ forces`` for free-dof force columns (n_free, batch), on the cached factor (raises if floppy)."""
+    return problem.op.solve(problem.k, forces)
 
 
 # -------------------------------------------------------------- gradients
@@ -352,15 +406,15 @@ def elastic_gradient(
         Elastic network (springs between positioned nodes).
     k : array_like, optional
         Spring stiffnesses (N/m), one per spring; default the netlist's.
-    forces : array_like, shape (n_nodes, d)
-        Static input forces on the nodes (N); rows of pinned nodes are
-        reactions and ignored.
+    forces : array_like, shape (n_nodes, d) or (batch, n_nodes, d)
+        Static input forces on the nodes (N), of one sample or of a batch;
+        rows of pinned nodes are reactions and ignored.
     pinned : sequence of str
         Nodes held fixed (enough to remove rigid motions).
     outputs : ElasticOutputs or list of tagged tuples
         What the cost reads (see :class:`ElasticOutputs`).
-    targets : array_like, shape (n_outputs,)
-        Desired output values (m).
+    targets : array_like, shape (n_outputs,) or (batch, n_outputs)
+        Desired output values (m), one row per sample for a batch.
     cost : Cost, optional
         Default ``½‖y - targets‖²``.
     method : {"adjoint", "fd"}
@@ -370,14 +424,16 @@ def elastic_gradient(
     Returns
     -------
     GradientResult
-        ``grad`` per spring (cost per N/m), ``states`` the displacements
-        (n_nodes, d), ``edges`` the spring names.
+        ``grad`` per spring (cost per N/m; the batch mean), ``cost`` (the
+        batch mean), ``states`` the displacements (n_nodes, d), or
+        (batch, n_nodes, d) for a batch, ``edges`` the spring names.
 
     Raises
     ------
     NetlistError
-        Unknown or unpositioned nodes, bad shapes, non-positive
-        stiffnesses, a floppy network, an unknown method.
+        Unknown or unpositioned nodes, bad shapes (also forces and targets
+        of different batch sizes), non-positive stiffnesses, a floppy
+        network, an unknown method.
 
     Examples
     --------
@@ -398,29 +454,32 @@ def elastic_gradient(
     (('S1', 'S2'), [-0.125, -0.008], 0.145)
     >>> bool(np.allclose(elastic_gradient(system, **task, method="fd").grad, r.grad, atol=1e-9))
     True
+
+    A batch of two samples (the second force doubled) on one factorization:
+    the gradient is the mean of the two samples' gradients (``× 1`` and
+    ``× 4``):
+
+    >>> batch = dict(task, forces=np.stack([f, 2 * f]), targets=np.zeros((2, 2)))
+    >>> b = elastic_gradient(system, **batch)
+    >>> bool(np.allclose(b.grad, 2.5 * r.grad, rtol=1e-13)), b.states.shape, round(b.cost, 12)
+    (True, (2, 4, 2), 0.3625)
     """
     problem = _prepare(system, k, forces, pinned, outputs, targets, cost)
     u = _static(problem, problem.forces)
-    y = problem.R @ u
-    value = float(cost.value(y, problem.targets))
+    y = problem.outputs(u)
+    value = problem.cost_value(y)
     if method == "adjoint":
-        lam = _static(problem, problem.error_forces(y, -1.0))  # K λ = Rᵀ ∂C/∂y
-        grad = -(problem.E @ lam) * (problem.E @ u)
+        lam = problem.on_outputs(partial(_static, problem), problem.error_signal(y, -1.0))  # K λ = Rᵀ ∂C/∂y
+        grad = -np.mean((problem.E @ lam) * (problem.E @ u), axis=1)
         info: dict[str, Any] = {"solves": 2}
     elif method == "fd":
         grad = central_differences(
-            lambda k: float(cost.value(problem.R @ _static(replace(problem, k=k), problem.forces), problem.targets)),
+            lambda k: problem.cost_value(problem.outputs(_static(replace(problem, k=k), problem.forces))),
             problem.k, range(len(problem.k)), fd_step)
         info = {"relative_step": fd_step, "solves": 2 * len(problem.k) + 1}
     else:
         raise NetlistError(f"unknown elastic gradient method {method!r} (known: 'adjoint', 'fd')")
-    return GradientResult(grad, value, method, tuple(system["spring"].names), problem.full(u), info)
-
-
-def _coupled_responses(problem: _Problem) -> NDArray[np.float64]:
-    """``K⁻¹ Rᵀ`` over the free dofs (n_free, n_outputs): the displacements under a unit force on each output."""
-    K = sp.csc_matrix(stiffness_matrix(problem.system, problem.k).tocsc()[problem.free][:, problem.free])
-    return splu(K).solve(problem.R.T.toarray())
+    return GradientResult(grad, value, method, tuple(system["spring"].names), problem.fields(u), info)
 
 
 def elastic_coupled_estimate(
@@ -448,15 +507,16 @@ def elastic_coupled_estimate(
     Returns
     -------
     GradientResult
-        ``grad = ½[(ΔE^C)² - (ΔE^F)²] / η`` per spring, so that a gradient
-        step ``Δk = -α grad`` is Stern's update
+        ``grad = ½[(ΔE^C)² - (ΔE^F)²] / η`` per spring (the batch mean), so
+        that a gradient step ``Δk = -α grad`` is Stern's update
         ``(α/2η)[(ΔE^F)² - (ΔE^C)²]``; as ``η → 0`` it tends to the
         gradient of the compliance-weighted cost (module docstring): for one
         output ``dC/dk / G``. ``states`` are the free displacements
         (n_nodes, d); ``info`` holds ``eta``, the ``clamp`` values
         ``y^C``, the ``clamped_states`` (n_nodes, d), the ``clamp_forces``
         ``Rᵀ μ`` (n_nodes, d) and the ``compliance`` ``G``
-        (n_outputs, n_outputs, m/N).
+        (n_outputs, n_outputs, m/N). For a batch, states, clamps and clamp
+        forces carry a leading batch axis.
 
     Raises
     ------
@@ -480,7 +540,7 @@ def elastic_coupled_estimate(
     >>> f = np.zeros((4, 2)); f[3] = (1.0, 1.0)
     >>> r = elastic_coupled_estimate(net.compile(), forces=f, pinned=["p", "q"], outputs=[("node", "m", "x")],
     ...                              targets=[0.0], eta=1e-3)
-    >>> np.round(r.grad, 12).tolist(), r.info["compliance"].tolist(), r.info["clamp"].tolist()
+    >>> np.round(r.grad, 12).tolist(), r.info["compliance"].round(12).tolist(), r.info["clamp"].round(12).tolist()
     ([-0.249875, 0.0], [[0.5]], [0.4995])
     """
     if not (isinstance(eta, (int, float)) and math.isfinite(eta) and 0 < eta <= 1):
@@ -488,39 +548,51 @@ def elastic_coupled_estimate(
                            "and its target")
     problem = _prepare(system, k, forces, pinned, outputs, targets, cost)
     u = _static(problem, problem.forces)
-    y = problem.R @ u
-    X = _coupled_responses(problem)
+    y = problem.outputs(u)
+    X = _static(problem, problem.R.T.toarray())  # K⁻¹ Rᵀ: the response to a unit force on each output
     G = problem.R @ X
-    if np.linalg.matrix_rank(G) < len(y):
+    if np.linalg.matrix_rank(G) < G.shape[0]:
         raise NetlistError("coupled learning clamps every output on its own, but these cannot be: an output's nodes "
                            "are pinned, or an output is repeated or fixed by the others (remove it)")
-    clamp = y - eta * np.asarray(cost.grad(y, problem.targets), dtype=np.float64)
-    mu = np.linalg.solve(G, clamp - y)
+    clamp = y - eta * problem.cost_grad(y)
+    mu = np.linalg.solve(G, (clamp - y).T)  # clamp forces on the outputs, one column per sample
     u_c = u + X @ mu
     e_f, e_c = problem.E @ u, problem.E @ u_c
-    grad = 0.5 * (e_c**2 - e_f**2) / eta
-    info = {"eta": eta, "clamp": clamp, "clamped_states": problem.full(u_c),
-            "clamp_forces": problem.full(problem.R.T @ mu), "compliance": G, "solves": 2}
-    return GradientResult(grad, float(cost.value(y, problem.targets)), "coupled", tuple(system["spring"].names),
-                          problem.full(u), info)
+    grad = np.mean(0.5 * (e_c**2 - e_f**2) / eta, axis=1)
+    info = {"eta": eta, "clamp": problem.samples(clamp), "clamped_states": problem.fields(u_c),
+            "clamp_forces": problem.fields(problem.R.T @ mu), "compliance": G, "solves": 2}
+    return GradientResult(grad, problem.cost_value(y), "coupled", tuple(system["spring"].names),
+                          problem.fields(u), info)
 
 
 # --------------------------------------------------------------- dynamics
 @dataclass(frozen=True, eq=False)
 class _Dynamics:
-    """``M ü + Γ u̇ + K u = f`` over the free dofs (``M`` diagonal)."""
+    """``M ü + Γ u̇ + K u = f`` over the free dofs (``M`` diagonal); ``K`` and ``Γ`` on the operator's pattern."""
 
+    op: ElasticOperator
+    k: NDArray[np.float64]  # spring stiffnesses: K's factor is the operator's cached one
     K: sp.csc_matrix
     M: NDArray[np.float64]
     C: sp.csc_matrix
     _factors: dict = field(default_factory=dict, repr=False)
 
     def respond(self, f: NDArray, omega: float) -> NDArray:
-        """Steady-state amplitude ``(K - ω²M + jωΓ)⁻¹ f`` (complex; real ``K⁻¹ f`` at ω = 0)."""
-        if omega not in self._factors:  # one factorization per frequency, shared by both tones and the transient
-            Z = self.K if omega == 0.0 else self.K - sp.diags(omega**2 * self.M) + 1j * omega * self.C
-            self._factors[omega] = splu(sp.csc_matrix(Z))
-        return self._factors[omega].solve(f if omega == 0.0 else f.astype(np.complex128))
+        """Steady-state amplitude ``(K - ω²M + jωΓ)⁻¹ f`` (complex; real ``K⁻¹ f`` at ω = 0).
+
+        ``f`` is (n_free,) or (n_free, batch): every sample on one factorization.
+        """
+        if omega == 0.0:
+            return self.op.solve(self.k, f)
+        if omega not in self._factors:  # one factorization per frequency, shared by both tones
+            self._factors[omega] = self.op.factor_data(self.shifted(-omega**2, 1j * omega * self.C.data), spd=False)
+        return self._factors[omega].solve(f.astype(np.complex128))
+
+    def shifted(self, mass: float, extra: NDArray) -> NDArray:
+        """Data of ``K + mass·M + extra`` on the pattern (``extra``: data of a matrix on the same pattern)."""
+        data = self.K.data + extra
+        data[self.op.diagonal] += mass * self.M
+        return data
 
 
 def _node_values(system: System, values: ArrayLike | None, default: float, what: str, free: NDArray,
@@ -538,20 +610,16 @@ def _node_values(system: System, values: ArrayLike | None, default: float, what:
     return arr
 
 
-def _dynamics(system: System, free: NDArray, k: NDArray, masses: ArrayLike | None, damping: ArrayLike | None,
-              drag: ArrayLike | None) -> _Dynamics:
-    d = system.positions.shape[1]
+def _dynamics(system: System, op: ElasticOperator, k: NDArray, masses: ArrayLike | None,
+              damping: ArrayLike | None, drag: ArrayLike | None) -> _Dynamics:
     springs = system["spring"]
-    m = _node_values(system, masses, 1.0, "mass", free, strict=True)
-    eta = _node_values(system, drag, 0.0, "drag", free, strict=False)
+    d = op.shape[1]
+    m = _node_values(system, masses, 1.0, "mass", op.free, strict=True)
+    eta = _node_values(system, drag, 0.0, "drag", op.free, strict=False)
     gamma = _per_element(damping, len(springs), 0.0, "dashpot damping", springs.names, strict=False)
-
-    def restrict(A: sp.spmatrix) -> sp.csc_matrix:
-        return sp.csc_matrix(A.tocsc()[free][:, free])
-
-    K = restrict(stiffness_matrix(system, k))
-    C = restrict(stiffness_matrix(system, gamma) + sp.diags(np.repeat(eta, d)))  # dashpots stamp like springs
-    return _Dynamics(K, np.repeat(m, d)[free], C)
+    c_data = op.stiffness_data(gamma)  # dashpots stamp like springs
+    c_data[op.diagonal] += np.repeat(eta, d)[op.free]
+    return _Dynamics(op, k, op.matrix(op.stiffness_data(k)), np.repeat(m, d)[op.free], op.matrix(c_data))
 
 
 def _lowest_squared(dyn: _Dynamics, n_modes: int) -> NDArray[np.float64]:
@@ -614,7 +682,8 @@ def elastic_modes(
     _positions(system)  # a clear error when the system has none
     if len(system["spring"]) == 0:
         raise NetlistError("the system has no springs, so it has no elastic modes")
-    free = _free_dofs(system, pinned)
+    op = elastic_operator(system, pinned)
+    free = op.free
     if free.size == 0:
         raise NetlistError("every node is pinned: the network has no modes (unpin some nodes)")
     springs = system["spring"]
@@ -622,7 +691,7 @@ def elastic_modes(
     n = free.size if n_modes is None else n_modes
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= free.size:
         raise NetlistError(f"n_modes = {n_modes!r} must be an integer in 1..{free.size} (free degrees of freedom)")
-    lam = _lowest_squared(_dynamics(system, free, k, masses, None, None), int(n))
+    lam = _lowest_squared(_dynamics(system, op, k, masses, None, None), int(n))
     return np.sqrt(np.clip(lam, 0.0, None))
 
 
@@ -662,27 +731,32 @@ def _lockin_window(omega_a: float, omega_b: float, steps_per_period: int) -> tup
 
 def _transient(dyn: _Dynamics, f_a: NDArray, f_b: NDArray, omega_a: float, omega_b: float,
                readout: sp.csr_matrix, periods: int, settle: int, steps_per_period: int) -> NDArray:
-    """Lock-in coefficients ``(2, n_readout)`` at ``(ω_A, ω_B)`` of ``readout @ u(t)`` from time stepping.
+    """Lock-in coefficients ``(2, n_readout, batch)`` at ``(ω_A, ω_B)`` of ``readout @ u(t)`` from time stepping.
 
     Newmark's average-acceleration (trapezoidal) scheme, second order and
     unconditionally stable, starts from static equilibrium under the forces
     at ``t = 0`` at rest; ``settle`` common periods let the start-up
-    transient decay before ``periods`` common periods are demodulated.
+    transient decay before ``periods`` common periods are demodulated. The
+    force amplitudes ``f_a``, ``f_b`` are free-dof columns (n_free, batch):
+    all samples advance together, one multi-right-hand-side solve per time
+    step on one factorization of the Newmark matrix (SuperLU with pivoting,
+    on the operator's pattern).
     """
     T, n_window = _lockin_window(omega_a, omega_b, steps_per_period)
     dt = T / n_window
-    lu = splu(sp.csc_matrix(dyn.K + (2.0 / dt) * dyn.C + sp.diags((4.0 / dt**2) * dyn.M)))
+    lu = dyn.op.factor_data(dyn.shifted(4.0 / dt**2, (2.0 / dt) * dyn.C.data), spd=False)
     u = dyn.respond(f_a + f_b, 0.0)
     v = np.zeros_like(u)
     a = np.zeros_like(u)
+    mass = dyn.M[:, None]
     start, total = settle * n_window, (settle + periods) * n_window
-    record = np.empty((total - start + 1, readout.shape[0]))
+    record = np.empty((total - start + 1, readout.shape[0], u.shape[1]))
     if start == 0:
         record[0] = readout @ u
     for n in range(1, total + 1):
         t = n * dt
         f = f_a * math.cos(omega_a * t) + f_b * math.cos(omega_b * t)
-        rhs = f + dyn.M * ((4.0 / dt**2) * u + (4.0 / dt) * v + a) + dyn.C @ ((2.0 / dt) * u + v)
+        rhs = f + mass * ((4.0 / dt**2) * u + (4.0 / dt) * v + a) + dyn.C @ ((2.0 / dt) * u + v)
         u_new = lu.solve(rhs)
         a = (4.0 / dt**2) * (u_new - u) - (4.0 / dt) * v - a
         v = (2.0 / dt) * (u_new - u) - v
@@ -760,8 +834,9 @@ def elastic_fp_update(
         Elastic network.
     k : array_like, optional
         Spring stiffnesses (N/m), default the netlist's.
-    forces : array_like, shape (n_nodes, d)
-        Activation force amplitudes (N), applied as ``forces cos(ω_A t)``.
+    forces : array_like, shape (n_nodes, d) or (batch, n_nodes, d)
+        Activation force amplitudes (N), applied as ``forces cos(ω_A t)``;
+        a batch gives the batch-mean update (targets (batch, n_outputs)).
     pinned, outputs, targets, cost
         As in :func:`elastic_gradient`.
     alpha : float
@@ -783,7 +858,8 @@ def elastic_fp_update(
         lock-in demodulate every spring's extension; the activation output
         coefficient that sets the error forces comes from a first run with
         the activation alone. Needs damping for the start-up transient to
-        decay within ``settle`` periods.
+        decay within ``settle`` periods. The samples of a batch are
+        integrated together (one multi-right-hand-side solve per step).
     masses : float or array_like of shape (n_nodes,), optional
         Node masses (kg), default 1.
     damping : float or array_like of shape (n_springs,), optional
@@ -800,14 +876,16 @@ def elastic_fp_update(
     -------
     FPUpdate
         ``delta_g`` is the stiffness update ``Δk`` (N/m) per spring;
-        ``dv_a``/``dv_b`` (shape (1, n_springs)) the extension coefficients
-        ``ΔE^A``, ``ΔE^B`` (m); ``gradient.grad = ΔE^A ΔE^B / β``;
+        ``dv_a``/``dv_b`` (shape (batch, n_springs), batch 1 for one
+        sample) the extension coefficients ``ΔE^A``, ``ΔE^B`` (m);
+        ``gradient.grad = ⟨ΔE^A ΔE^B⟩ / β`` (mean over the batch);
         ``gradient.states`` the in-phase activation displacements
-        (n_nodes, d) from the phasor solve; ``gradient.cost`` the cost of
-        the activation's output coefficients; ``gradient.info`` holds
-        ``omega_min`` (lowest eigenfrequency),
+        (n_nodes, d) from the phasor solve; ``gradient.cost`` the (mean)
+        cost of the activation's output coefficients; ``gradient.info``
+        holds ``omega_min`` (lowest eigenfrequency),
         ``frequency_ratio`` (``max(ω_A, ω_B)/ω_min``), the activation
-        ``outputs`` and the ``error_forces``.
+        ``outputs`` and the ``error_forces``. For a batch, states,
+        outputs and error forces carry a leading batch axis.
 
     Warns
     -----
@@ -843,27 +921,27 @@ def elastic_fp_update(
     settle = _count(settle, "settle", 0)
     steps_per_period = _count(steps_per_period, "steps_per_period", 8)
     problem = _prepare(system, k, forces, pinned, outputs, targets, cost)
-    dyn = _dynamics(system, problem.free, problem.k, masses, damping, drag)
+    dyn = _dynamics(system, problem.op, problem.k, masses, damping, drag)
     omega_min = _lowest_frequency(dyn)
     ratio = _warn_if_dynamic(omega_a, omega_b, omega_min)
-    f_a = problem.forces.reshape(-1)[problem.free]
+    f_a = problem.forces  # free-dof columns, one per sample
     if solver == "phasor":
         u_a = dyn.respond(f_a, omega_a).real  # in-phase coefficient of the cos(ω_A t) drive
-        y = problem.R @ u_a
-        f_err = problem.error_forces(y, beta)
-        u_b = dyn.respond(f_err.reshape(-1)[problem.free], omega_b).real
+        y = problem.outputs(u_a)
+        e = problem.error_signal(y, beta)
+        f_b = problem.R.T @ e
+        u_b = problem.on_outputs(partial(dyn.respond, omega=omega_b), e).real
         de_a, de_b = problem.E @ u_a, problem.E @ u_b
-        states = problem.full(u_a)
     else:
         zero = np.zeros_like(f_a)
-        y = _transient(dyn, f_a, zero, omega_a, omega_b, problem.R, periods, settle, steps_per_period)[0].real
-        f_err = problem.error_forces(y, beta)
-        f_b = f_err.reshape(-1)[problem.free]
+        y = _transient(dyn, f_a, zero, omega_a, omega_b, problem.R, periods, settle, steps_per_period)[0].real.T
+        f_b = problem.R.T @ problem.error_signal(y, beta)
         de_a, de_b = _transient(dyn, f_a, f_b, omega_a, omega_b, problem.E, periods, settle, steps_per_period).real
-        states = problem.full(dyn.respond(f_a, omega_a).real)
-    grad = de_a * de_b / beta
+        u_a = dyn.respond(f_a, omega_a).real
+    grad = np.mean(de_a * de_b, axis=1) / beta
     info = {"solver": solver, "beta": beta, "omega_a": omega_a, "omega_b": omega_b, "omega_min": omega_min,
-            "frequency_ratio": ratio, "outputs": y, "error_forces": f_err, "dv_a": de_a[None], "dv_b": de_b[None]}
-    estimate = GradientResult(grad, float(cost.value(y, problem.targets)), "fp", tuple(system["spring"].names),
-                              states, info)
-    return FPUpdate(-alpha * grad, estimate, de_a[None], de_b[None], alpha, beta, solver)
+            "frequency_ratio": ratio, "outputs": problem.samples(y), "error_forces": problem.fields(f_b),
+            "dv_a": de_a.T, "dv_b": de_b.T}
+    estimate = GradientResult(grad, problem.cost_value(y), "fp", tuple(system["spring"].names),
+                              problem.fields(u_a), info)
+    return FPUpdate(-alpha * grad, estimate, de_a.T, de_b.T, alpha, beta, solver)

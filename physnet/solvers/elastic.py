@@ -1,4 +1,12 @@
-"""Static equilibrium of elastic spring networks (linear or geometrically nonlinear)."""
+"""Static equilibrium of elastic spring networks (linear or geometrically nonlinear).
+
+The linear equilibrium ``K u = f`` over the free degrees of freedom goes
+through the cached :func:`~physnet.solvers.elastic_operator.elastic_operator`
+of the system's topology and pinned nodes: the pattern and the symbolic
+factorization are built once, a new stiffness vector costs one numeric
+factorization, and a batch of force patterns is one multi-right-hand-side
+solve.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
-from scipy.sparse.linalg import splu
 
-from physnet.elements.spring import spring_forces, stiffness_matrix
+from physnet.elements.spring import spring_forces, stiffness_blocks
 from physnet.errors import ConvergenceError, NetlistError
+from physnet.solvers.elastic_operator import ElasticOperator, elastic_operator
 from physnet.system import System
 
 __all__ = ["ElasticResult", "solve_elastic"]
@@ -23,57 +30,22 @@ class ElasticResult:
 
     Attributes
     ----------
-    u : ndarray, shape (n_nodes, d)
-        Node displacements (m); zero at pinned nodes and ground.
+    u : ndarray, shape (n_nodes, d) or (batch, n_nodes, d)
+        Node displacements (m); zero at pinned nodes and ground. A batch of
+        force patterns gives a leading batch axis.
     converged : bool
     iterations : int
+        Newton iterations (1 for a linear solve); the most of any sample
+        in a batch.
     residual : float
-        Largest force imbalance at a free degree of freedom (N).
+        Largest force imbalance at a free degree of freedom (N), over the
+        whole batch.
     """
 
     u: NDArray[np.float64]
     converged: bool
     iterations: int
     residual: float
-
-
-def _free_dofs(system: System, pinned: Sequence[str]) -> NDArray[np.int64]:
-    d = system.positions.shape[1]
-    fixed = np.zeros((system.n_nodes, d), dtype=bool)
-    fixed[0] = True  # ground carries no position in an elastic network
-    fixed[np.isnan(system.positions).any(axis=1)] = True
-    for name in pinned:
-        fixed[system.node_index(name)] = True
-    return np.flatnonzero(~fixed.reshape(-1))
-
-
-def _factor_stiffness(K: sp.csc_matrix):
-    """LU factors of the free stiffness matrix; raises NetlistError if the network is floppy.
-
-    A mechanism seldom produces an exactly zero pivot in floating point (the
-    bond directions are rounded), so SuperLU alone would return a huge
-    meaningless displacement. The smallest eigenvalue of the Jacobi-scaled
-    matrix ``D^-1/2 K D^-1/2`` is therefore estimated by three steps of
-    inverse iteration with the same factors: it is ~1e-16 for a mechanism and
-    stays above ~1e-11 for rigid networks whose stiffnesses span twelve decades.
-    """
-    floppy = NetlistError("the elastic network is floppy (stiffness matrix singular to working precision): pin "
-                          "more nodes or add springs so that no free node or rigid motion is unconstrained")
-    try:
-        lu = splu(K)
-    except RuntimeError:
-        raise floppy from None
-    scale = np.sqrt(np.abs(K.diagonal()))
-    scale[scale == 0] = 1.0
-    y = np.random.default_rng(0).standard_normal(K.shape[0])
-    with np.errstate(over="ignore", invalid="ignore"):
-        for _ in range(3):
-            y = scale * lu.solve(scale * y)
-            y /= np.linalg.norm(y)
-        smallest = y @ ((K @ (y / scale)) / scale)
-    if not np.isfinite(smallest) or abs(smallest) < 1e-13:
-        raise floppy
-    return lu
 
 
 def solve_elastic(
@@ -92,8 +64,10 @@ def solve_elastic(
     ----------
     system : System
         Elastic network (springs between positioned nodes).
-    forces : ndarray, shape (n_nodes, d)
-        External force on every node (N).
+    forces : ndarray, shape (n_nodes, d) or (batch, n_nodes, d)
+        External force on every node (N); rows of pinned nodes are
+        reactions and ignored. A batch of force patterns is solved as one
+        multi-right-hand-side solve (geometric Newton: one run per sample).
     pinned : sequence of str
         Nodes held at their reference position. Enough must be pinned to
         remove rigid motions (two in 2-D, three non-collinear in 3-D).
@@ -102,11 +76,21 @@ def solve_elastic(
     geometric : bool, optional
         Solve the exact (geometrically nonlinear) equilibrium by Newton;
         otherwise one linear solve with ``K = Σ k b̂ b̂ᵀ``.
+    tol, max_iter : optional
+        Newton's force tolerance (relative to ``1 + max|f|``) and iteration
+        limit.
+
+    Notes
+    -----
+    The factorization of ``K`` is cached with the system's topology and
+    pinned nodes (:func:`~physnet.solvers.elastic_operator.elastic_operator`):
+    calls with unchanged ``k`` reuse it.
 
     Raises
     ------
     NetlistError
-        The free part of the stiffness matrix is singular (floppy modes).
+        The free part of the stiffness matrix is singular (floppy modes);
+        ``forces`` of the wrong shape.
     ConvergenceError
         Nonlinear Newton did not converge.
 
@@ -124,23 +108,46 @@ def solve_elastic(
     >>> f = np.zeros((4, 2)); f[system.node_index("r")] = (1.0, 2.0)
     >>> solve_elastic(system, f, pinned=["p", "q"]).u[system.node_index("r")]
     array([0.5, 0.5])
+
+    A batch of force patterns, one multi-right-hand-side solve:
+
+    >>> batch = np.stack([f, -2 * f])
+    >>> np.round(solve_elastic(system, batch, pinned=["p", "q"]).u[:, system.node_index("r")], 12).tolist()
+    [[0.5, 0.5], [-1.0, -1.0]]
     """
-    d = system.positions.shape[1]
-    free = _free_dofs(system, pinned)
-    f_ext = np.asarray(forces, dtype=np.float64).reshape(-1)
-    u = np.zeros(system.n_nodes * d)
-    K = sp.csc_matrix(stiffness_matrix(system, k).tocsc()[free][:, free])
-    if free.size:  # everything pinned: nothing to solve
-        u[free] = _factor_stiffness(K).solve(f_ext[free])
+    op = elastic_operator(system, pinned)
+    n_nodes, d = op.shape
+    f = np.asarray(forces, dtype=np.float64)
+    if f.ndim not in (2, 3) or f.shape[-2:] != (n_nodes, d):
+        raise NetlistError(f"forces: expected shape ({n_nodes}, {d}) (one row per node, ground first) or "
+                           f"(batch, {n_nodes}, {d}), got {f.shape}")
+    k = system["spring"]["k"] if k is None else np.asarray(k, dtype=np.float64)
+    x = op.solve(k, op.restrict(f).T).T  # one multi-right-hand-side solve: the columns are the samples
     if not geometric:
-        return ElasticResult(u.reshape(-1, d), True, 1, 0.0)
+        return ElasticResult(op.full(x), True, 1, 0.0)
+    if f.ndim == 2:
+        return _newton(system, op, f, k, x, tol, max_iter)
+    runs = [_newton(system, op, fi, k, xi, tol, max_iter) for fi, xi in zip(f, x)]  # each sample its own tangent
+    return ElasticResult(np.stack([r.u for r in runs]), True, max(r.iterations for r in runs),
+                         max(r.residual for r in runs))
+
+
+def _newton(system: System, op: ElasticOperator, f: NDArray, k: NDArray, x: NDArray, tol: float,
+            max_iter: int) -> ElasticResult:
+    """Geometrically nonlinear equilibrium under forces ``f`` (n_nodes, d) by Newton from free dofs ``x``.
+
+    Each tangent stiffness is its own matrix: it is assembled on the
+    operator's pattern and factored by SuperLU with pivoting (a tangent
+    under compression may be indefinite).
+    """
+    scale = tol * (1.0 + np.max(np.abs(f), initial=0.0))
     for it in range(1, max_iter + 1):
-        U = u.reshape(-1, d)
-        residual = (f_ext + spring_forces(system, np.nan_to_num(U), k).reshape(-1))[free]
+        U = op.full(x)
+        residual = op.restrict(f + spring_forces(system, np.nan_to_num(U), k))
         norm = float(np.max(np.abs(residual), initial=0.0))
-        if norm <= tol * (1.0 + np.max(np.abs(f_ext), initial=0.0)):
+        if norm <= scale:
             return ElasticResult(U, True, it, norm)
-        Kt = stiffness_matrix(system, k, np.nan_to_num(U), geometric=True).tocsc()[free][:, free]
-        u[free] += splu(sp.csc_matrix(Kt)).solve(residual)
+        tangent = op.block_data(stiffness_blocks(system, k, np.nan_to_num(U), geometric=True))
+        x = x + op.factor_data(tangent, spd=False).solve(residual)
     raise ConvergenceError(f"elastic Newton did not converge in {max_iter} iterations "
                            f"(force residual {norm:.3g} N)", max_iter, norm)
