@@ -336,17 +336,59 @@ def test_warm_start_converges_in_fewer_iterations():
     np.testing.assert_allclose(again.v, cold.v, rtol=1e-12, atol=1e-14)
 
 
-def test_nonlinear_batch_equals_per_sample():
+@pytest.mark.parametrize("ports", [True, False], ids=["diode-ports", "newton-per-sample"])
+def test_nonlinear_batch_equals_per_sample(ports, monkeypatch):
+    import physnet.solvers.dc as dc
+
     system = random_diode_network(1)
+    if not ports:
+        monkeypatch.setattr(dc, "MAX_PORTS", 0)  # as if the network had more diodes than ports are worth
     rng = np.random.default_rng(0)
     E = rng.uniform(-3, 3, size=(4, 2))
     batch = pn.solve_dc(system, v_sources=E)
     assert batch.v.shape == (4, system.n_nodes)
-    assert batch.message == "newton per sample (4 samples)"
+    k = len(system["diode"])
+    assert batch.message == (f"newton on {k} diode ports, one factorization for 4 samples" if ports
+                             else "newton per sample (4 samples)")
+    # The ports solve the same equations by another elimination (Woodbury): states agree to rounding
+    # amplified by the conditioning (1.5e-13 here), and the KCL residual is at machine precision.
+    rtol = 1e-12 if ports else 1e-13
     for s in range(4):
         one = pn.solve_dc(system, v_sources=E[s])
-        np.testing.assert_allclose(batch.v[s], one.v, rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(batch.v[s], one.v, rtol=rtol, atol=1e-15)
         np.testing.assert_allclose(batch.source_currents[s], one.source_currents, rtol=1e-9, atol=1e-15)
+    assert batch.residual <= 1e-12 * np.max(np.abs(batch.source_currents))
+
+
+def test_batch_samples_the_ports_miss_are_solved_on_their_own(monkeypatch):
+    import physnet.solvers.dc as dc
+
+    system = random_diode_network(2)
+    E = np.random.default_rng(3).uniform(-3, 3, size=(5, 2))
+    solve = dc.port_newton
+
+    def miss_sample_one(*args, **kwargs):
+        d, converged, iterations = solve(*args, **kwargs)
+        converged[1] = False
+        return d, converged, iterations
+
+    monkeypatch.setattr(dc, "port_newton", miss_sample_one)
+    batch = pn.solve_dc(system, v_sources=E)
+    assert batch.message.endswith("(1 solved on their own)")
+    for s in range(5):  # sample 1 by Newton as a single sample would be; the rest through the ports
+        np.testing.assert_allclose(batch.v[s], pn.solve_dc(system, v_sources=E[s]).v, rtol=1e-13 if s == 1 else 1e-12,
+                                   atol=1e-15)
+
+
+def test_batch_warm_start_through_the_ports():
+    system = random_diode_network(3)
+    E = np.random.default_rng(4).uniform(-2, 2, size=(6, 2))
+    cold = pn.solve_dc(system, v_sources=E)
+    warm = pn.solve_dc(system, v_sources=E * 1.001, initial=cold.v)
+    fresh = pn.solve_dc(system, v_sources=E * 1.001)
+    assert "diode ports" in warm.message and warm.iterations < fresh.iterations
+    options = pn.NewtonOptions()  # two Newton runs agree to their convergence tolerance, vntol + reltol max|v|
+    np.testing.assert_allclose(warm.v, fresh.v, rtol=0, atol=options.vntol + options.reltol * np.abs(fresh.v).max())
 
 
 def test_gmin_stepping_rescues_a_starved_newton():

@@ -1,5 +1,8 @@
 """DC operating point: one sparse solve for linear networks, Newton for diodes.
 
+A batch of samples on a network with few diodes is solved through the diode
+ports of :mod:`physnet.solvers.ports` (one factorization for the batch).
+
 Newton follows SPICE: each diode is linearised at a *limited* junction
 voltage (``pnjlim``) into a conductance plus a companion current source, the
 reduced nodal system is refactored numerically (same pattern, same symbolic
@@ -18,10 +21,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from physnet.constants import GMIN, thermal_voltage
-from physnet.elements.diode import critical_voltage, junction_current, junction_voltages, limit_junction
+from physnet.elements.diode import critical_voltage, diode_iv, junction_current, junction_voltages, limit_junction
 from physnet.errors import ConvergenceError, NetlistError
 from physnet.netlist import Netlist
 from physnet.solvers.nodal import NodalOperator, edge_weights, injections, leaving, nodal_operator, short_values
+from physnet.solvers.ports import MAX_PORTS, port_network, port_newton
 from physnet.system import System
 
 __all__ = ["DCResult", "NewtonOptions", "solve_dc"]
@@ -144,7 +148,11 @@ def solve_dc(
         Pipe conductances, overriding the system's.
     v_sources, i_sources : ndarray, optional
         DC source values, shape ``(n,)`` or ``(batch, n)``. A batch is one
-        multi-right-hand-side solve for linear networks.
+        multi-right-hand-side solve for linear networks; with up to
+        :data:`physnet.solvers.ports.MAX_PORTS` diodes, one factorization
+        and a Newton on the diode ports for all samples at once
+        (:mod:`physnet.solvers.ports`; a sample it does not settle is solved
+        on its own), else Newton per sample.
     currents : ndarray, optional
         Extra current injected into each node (A), shape ``(n_nodes,)`` or
         ``(batch, n_nodes)`` — how learning rules nudge the outputs.
@@ -193,14 +201,50 @@ def solve_dc(
     if not batch:
         v, iterations, message = _solve_nonlinear(system, op, w, E, inj, initial, options)
         return _result(system, op, w, v, E, inj, names, iterations, message, options)
-    # Nonlinear batches: one Newton per sample, each on the shared factorization cache.
     E = np.broadcast_to(E, batch + E.shape[-1:])
     inj = np.broadcast_to(inj, batch + inj.shape[-1:])
-    starts = [None] * batch[0] if initial is None else np.broadcast_to(initial, batch + (system.n_nodes,))
+    starts = None if initial is None else np.broadcast_to(initial, batch + (system.n_nodes,))
+    if len(system["diode"]) <= MAX_PORTS:
+        v, iterations, message = _solve_by_ports(system, op, w, E, inj, starts, options)
+        return _result(system, op, w, v, E, inj, names, iterations, message, options)
+    # Many diodes: one Newton per sample, each on the shared factorization cache.
+    starts = [None] * batch[0] if starts is None else starts
     solved = [_solve_nonlinear(system, op, w, E[i], inj[i], starts[i], options) for i in range(batch[0])]
     v = np.stack([s[0] for s in solved])
     message = f"newton per sample ({batch[0]} samples)"
     return _result(system, op, w, v, E, inj, names, sum(s[1] for s in solved), message, options)
+
+
+def _solve_by_ports(system: System, op: NodalOperator, w: NDArray, E: NDArray, inj: NDArray,
+                    starts: NDArray | None, options: NewtonOptions) -> tuple[NDArray, int, str]:
+    """Every sample of a batch through the diode ports (:mod:`physnet.solvers.ports`): one factorization.
+
+    A sample is accepted as :func:`_newton` accepts a step (converged, KCL
+    residual within ``abstol + 1e-9 * scale``); the others are solved by
+    :func:`_solve_nonlinear` on their own (GMIN and source stepping too).
+    """
+    red = op.reduction
+    ports = port_network(system, op, w)
+    held = red.potentials(np.zeros(E.shape[:-1] + (red.n_free,)), E)  # sources on, free nodes at 0
+    rhs = red.restrict(inj - leaving(system.n_nodes, op.a, op.b, op.edge_flows(ports.base.weights, held)))
+    y = red.potentials(ports.base.factor.solve(np.ascontiguousarray(rhs.T)).T, E)
+    d, converged, iterations = port_newton(ports, system, ports.drops(y), options,
+                                           None if starts is None else ports.drops(starts))
+    table = system["diode"]
+    current = diode_iv(d, table["is_"], table["n"], table["rs"], thermal_voltage(system.temperature), options.gmin)[0]
+    v = y - (current - ports.g_ref * d) @ ports.Z
+    kcl = red.restrict(_kcl(system, op, w, v, inj, options.gmin))
+    scale = (np.max(np.abs(op.edge_flows(w, v)), axis=-1, initial=0.0) + np.max(np.abs(current), axis=-1)
+             + np.max(np.abs(inj), axis=-1, initial=0.0))
+    accepted = converged & (np.max(np.abs(kcl), axis=-1, initial=0.0) <= options.abstol + 1e-9 * scale)
+    rest = np.flatnonzero(~accepted)
+    for s in rest:
+        v[s], more, _ = _solve_nonlinear(system, op, w, E[s], inj[s], None if starts is None else starts[s], options)
+        iterations[s] += more
+    message = f"newton on {len(table)} diode ports, one factorization for {len(v)} samples"
+    if rest.size:
+        message += f" ({rest.size} solved on their own)"
+    return v, int(iterations.sum()), message
 
 
 def _linear(op: NodalOperator, w: NDArray, E: NDArray, inj: NDArray) -> NDArray:

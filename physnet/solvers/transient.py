@@ -47,11 +47,12 @@ from physnet.netlist import Netlist
 from physnet.solvers.dc import DCResult, NewtonOptions, solve_dc
 from physnet.solvers.lockin import lockin
 from physnet.solvers.nodal import NodalOperator, edge_weights, nodal_operator
+from physnet.solvers.ports import MAX_PORTS
 from physnet.system import System
 
 __all__ = ["NoiseSpec", "TransientResult", "solve_transient", "advance_numpy", "LOWRANK_MAX_DIODES"]
 
-LOWRANK_MAX_DIODES = 64
+LOWRANK_MAX_DIODES = MAX_PORTS
 """Above this many diodes the ``"auto"`` engine refactors per Newton iteration instead of using ports."""
 
 _CHUNK_VALUES = 1 << 22  # per-step arrays are processed in chunks of about this many float64 values
