@@ -35,13 +35,11 @@ import argparse
 import dataclasses
 import itertools
 import json
-import statistics
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from fp_step import timed  # benchmarks/ is on sys.path when this script runs
 from numpy.typing import NDArray
 
 from physnet.generators import triangular_lattice
@@ -63,21 +61,6 @@ def lattice(n: int, batch: int, seed: int = 0) -> tuple[System, dict[str, Any]]:
     kwargs = dict(forces=forces, pinned=["n0_0", f"n{n - 1}_0"], outputs=outputs,
                   targets=rng.normal(scale=0.1, size=(batch, len(outputs))))
     return system, kwargs
-
-
-def timed(cases: dict[str, Callable[[], Any]], repeat: int) -> dict[str, dict[str, float]]:
-    """Median wall and CPU time (s) of each case over ``repeat`` interleaved rounds, after one warm-up round."""
-    for fn in cases.values():
-        fn()
-    wall: dict[str, list[float]] = {name: [] for name in cases}
-    cpu: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(repeat):
-        for name, fn in cases.items():
-            w0, c0 = time.perf_counter(), time.process_time()
-            fn()
-            wall[name].append(time.perf_counter() - w0)
-            cpu[name].append(time.process_time() - c0)
-    return {name: {"wall": statistics.median(wall[name]), "cpu": statistics.median(cpu[name])} for name in cases}
 
 
 def measure(n: int, batch: int, repeat: int) -> dict[str, Any]:

@@ -47,26 +47,10 @@ from numpy.typing import NDArray
 
 from physnet.solvers.linear import Factor
 from physnet.solvers.nodal import NodalOperator, leaving, short_values
+from physnet.solvers.ports import reference_conductance
 from physnet.system import System
 
-__all__ = ["HarmonicPorts", "harmonic_ports", "Projection", "project", "conversion_matrices",
-           "reference_conductance"]
-
-
-def reference_conductance(weights: NDArray, n_diodes: int) -> NDArray[np.float64]:
-    """Conductance (S) built into the linear part for each diode: the median linear edge conductance.
-
-    Any positive value gives the exact answer (the ports carry the rest of
-    each diode's current); a typical one keeps the matrices well
-    conditioned.
-
-    Examples
-    --------
-    >>> reference_conductance(np.array([1e-3, 0.0, 3e-3, 2e-3]), 2).tolist()
-    [0.002, 0.002]
-    """
-    positive = weights[weights > 0]
-    return np.full(n_diodes, float(np.median(positive)) if positive.size else 1e-3)
+__all__ = ["HarmonicPorts", "harmonic_ports", "Projection", "project", "conversion_matrices"]
 
 
 def conversion_matrices(g_t: NDArray, n_harmonics: int) -> NDArray[np.float64]:

@@ -33,7 +33,7 @@ from physnet.system import System
 if TYPE_CHECKING:
     from physnet.solvers.dc import NewtonOptions
 
-__all__ = ["MAX_PORTS", "PortNetwork", "port_network", "port_newton"]
+__all__ = ["MAX_PORTS", "PortNetwork", "port_network", "port_newton", "reference_conductance"]
 
 MAX_PORTS = 64
 """Networks with at most this many diodes take the port path; more diodes use Newton per sample."""
@@ -100,8 +100,8 @@ def port_network(system: System, op: NodalOperator, weights: NDArray) -> PortNet
     """
     w = np.array(weights, dtype=np.float64)
     table = system["diode"]
-    g_ref = np.full(len(table), _typical_conductance(w)) if len(table) else np.zeros(0)
-    w[op.edge_slice("diode")] = g_ref  # any positive value is exact; a typical one keeps A well conditioned
+    g_ref = reference_conductance(w, len(table))
+    w[op.edge_slice("diode")] = g_ref
     base = Linearization(system, op, w, op.factorizer.factor(op.matrix_data(w), spd=bool(np.all(w[w != 0] > 0))))
     units = np.zeros((system.n_nodes, len(table)))
     units[table.a, np.arange(len(table))] += 1.0
@@ -110,10 +110,20 @@ def port_network(system: System, op: NodalOperator, weights: NDArray) -> PortNet
     return PortNetwork(base, table.a, table.b, g_ref, Z, (Z[:, table.a] - Z[:, table.b]).T)
 
 
-def _typical_conductance(weights: NDArray) -> float:
-    """Median of the positive edge weights (1 mS if none): the diodes' reference conductance."""
+def reference_conductance(weights: NDArray, n_diodes: int) -> NDArray[np.float64]:
+    """Conductance (S) built into the linear part for each diode: the median linear edge conductance.
+
+    Any positive value gives the exact answer (the ports carry the rest of
+    each diode's current); a typical one keeps the matrices well
+    conditioned.
+
+    Examples
+    --------
+    >>> reference_conductance(np.array([1e-3, 0.0, 3e-3, 2e-3]), 2).tolist()
+    [0.002, 0.002]
+    """
     positive = weights[weights > 0]
-    return float(np.median(positive)) if positive.size else 1e-3
+    return np.full(n_diodes, float(np.median(positive)) if positive.size else 1e-3)
 
 
 def port_newton(ports: PortNetwork, system: System, o: NDArray, options: NewtonOptions,
