@@ -17,6 +17,7 @@ Examples
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 # Public names and the module each comes from, imported on first use (PEP 562) so that
@@ -63,8 +64,10 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str) -> Any:
     source = _SOURCES.get(name)
-    if source is None:
-        raise AttributeError(f"module 'physnet' has no attribute {name!r}")
+    if source is None:  # a subpackage or module, e.g. ``pn.solvers.planner`` or ``pn.tasks``
+        if name.startswith("_") or importlib.util.find_spec(f"physnet.{name}") is None:
+            raise AttributeError(f"module 'physnet' has no attribute {name!r}")
+        return importlib.import_module(f"physnet.{name}")
     module = importlib.import_module(source)
     value = module if source == f"physnet.{name}" else getattr(module, name)
     globals()[name] = value

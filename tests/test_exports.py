@@ -95,3 +95,16 @@ def test_docstring_examples_run(qualname, obj):
         runner.run(test)
     result = runner.summarize(verbose=False)
     assert result.failed == 0, f"{qualname}: {result.failed} of {result.attempted} doctest examples failed"
+
+
+def test_import_physnet_is_lazy_but_every_name_and_subpackage_resolves():
+    import subprocess
+    import sys
+
+    code = ("import sys, physnet as pn; before = 'scipy' in sys.modules; "
+            "pn.solve_dc; pn.tasks.iris; pn.solvers.planner.CommonBase; pn.generators.square_lattice; "
+            "print(before, 'scipy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True"]
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        pn.nope  # noqa: B018
