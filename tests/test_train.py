@@ -266,3 +266,12 @@ def test_source_inputs_and_argument_checks():
     with pytest.raises(NetlistError, match="x_train has 24 samples but y_train has 23"):
         train(system, "fp", Dataset(data.x_train, data.y_train[:-1], inputs=data.inputs, outputs=data.outputs),
               optimizer=SGD(lr=1.0))
+
+
+@pytest.mark.parametrize("task, trainer", [("allostery", "train_elastic"), ("flow_regression", "train_chemical")])
+def test_train_points_other_domains_to_their_trainer(task, trainer):
+    from physnet.tasks import make_task
+
+    data = make_task(task, 0)
+    with pytest.raises(NetlistError, match=f"is a {data.domain} task.*{trainer}"):
+        pn.train(data.network, "adjoint", data, optimizer=SGD(lr=1.0), epochs=1)

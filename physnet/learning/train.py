@@ -293,6 +293,10 @@ def _read_only(a: NDArray) -> NDArray:
     return view
 
 
+_TRAINERS = {"flow": "physnet.experiments.flow.train_chemical", "elastic": "physnet.experiments.elastic.train_elastic"}
+"""The trainers of the tasks whose networks have no resistors to train."""
+
+
 def train(
     network: System | Netlist,
     rule: Rule | str,
@@ -376,6 +380,10 @@ def train(
     >>> round(float(pn.solve_dc(net, result.g)["out"]), 4), bool(result.history["loss"][-1] < 1e-8)
     (0.25, True)
     """
+    domain = getattr(data, "domain", "electric")
+    if domain in _TRAINERS:
+        raise NetlistError(f"task {getattr(data, 'name', '')!r} is a {domain} task, and train() trains the resistors of "
+                           f"electric networks: use {_TRAINERS[domain]} (or an experiment config)")
     system = network.compile() if isinstance(network, Netlist) else network
     rule = make_rule(rule) if isinstance(rule, str) else rule
     if int(epochs) != epochs or epochs < 0:
