@@ -24,9 +24,8 @@ from numpy.typing import NDArray
 from physnet.elements.table import WAVE_DC, WAVE_SIN, ElementTable
 from physnet.learning.fp_tones import FPTones
 from physnet.learning.fp_hb import sample_sources
-from physnet.learning.gradient import free_states
 from physnet.learning.problem import Problem
-from physnet.solvers.dc import NewtonOptions
+from physnet.solvers.dc import DCResult, NewtonOptions, solve_dc
 from physnet.solvers.lockin import lockin
 from physnet.solvers.transient import NoiseSpec, TransientResult, solve_transient
 from physnet.system import System
@@ -87,12 +86,12 @@ def _tone(current: NDArray, f: float) -> Callable[[NDArray], NDArray]:
 
 def _run(system: System, g_all: NDArray, tones: FPTones, periods: int, settle: int, steps: int,
          record: str | Sequence[str], extra: Callable[[NDArray], NDArray] | None, noise: NoiseSpec | None,
-         rng: np.random.Generator, options: NewtonOptions) -> TransientResult:
-    """Integrate ``settle + periods`` common periods, ``steps`` per period of the faster tone."""
+         rng: np.random.Generator, options: NewtonOptions, initial: DCResult) -> TransientResult:
+    """Integrate ``settle + periods`` common periods, ``steps`` per period of the faster tone, from ``initial``."""
     n = steps * tones.fastest  # time steps per common period
     step = tones.period / n
-    return solve_transient(system, step, (settle + periods) * n * step, g=g_all, extra_currents=extra, noise=noise,
-                           seed=rng, record=record, options=options)
+    return solve_transient(system, step, (settle + periods) * n * step, g=g_all, initial=initial,
+                           extra_currents=extra, noise=noise, seed=rng, record=record, options=options)
 
 
 def transient_coefficients(problem: Problem, g_all: NDArray, beta: float, tones: FPTones, periods: int, settle: int,
@@ -108,10 +107,15 @@ def transient_coefficients(problem: Problem, g_all: NDArray, beta: float, tones:
     window = periods * tones.period
     freqs = [tones.f_a, tones.f_b]
     drives = [driven_system(system, *sample_sources(problem, s), tones.f_a) for s in range(problem.batch)]
+    # Every run starts at its sample's DC point (the sources at t = 0 carry the sample's values, cos 0 = 1):
+    # one batched solve for all of them.
+    start = solve_dc(system, g_all, v_sources=problem.v_sources, i_sources=problem.i_sources, options=options)
+    starts = [start.sample(s) for s in range(problem.batch)] if start.v.ndim == 2 else [start] * problem.batch
     if tones.f_a == 0.0:
-        v = free_states(problem, g_all, options=options)
+        v = np.stack([dc.v for dc in starts])
     else:
-        free = (_run(d, g_all, tones, periods, settle, steps, "nodes", None, noise, rng, options) for d in drives)
+        free = (_run(d, g_all, tones, periods, settle, steps, "nodes", None, noise, rng, options, dc)
+                for d, dc in zip(drives, starts))
         v = np.stack([lockin(res.v, res.t, tones.f_a, window=window).real for res in free])
     errors = problem.error_currents(v, beta)
     table = system["resistor"]
@@ -125,7 +129,7 @@ def transient_coefficients(problem: Problem, g_all: NDArray, beta: float, tones:
     steps_run = 0
     for s, drive in enumerate(drives):
         res = _run(drive, g_all, tones, periods, settle, steps, record, _tone(errors[s], tones.f_b), noise, rng,
-                   options)
+                   options, starts[s])
         drops = res.v[:, column[a]] - res.v[:, column[b]]
         X = lockin(drops, res.t, freqs, window=window)
         dv_a[s], dv_b[s] = X[0].real, X[1].real

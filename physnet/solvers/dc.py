@@ -110,6 +110,24 @@ class DCResult:
         except ValueError:
             raise NetlistError(f"no voltage source or inductor named {source!r}") from None
 
+    def sample(self, index: int) -> DCResult:
+        """The operating point of sample ``index`` of a batch (convergence fields are the batch's).
+
+        Examples
+        --------
+        >>> import physnet as pn
+        >>> net = pn.Netlist()
+        >>> net.vsource("V1", "a", "0", dc=1.0)
+        >>> net.resistors(["R1", "R2"], ["a", "b"], ["b", "0"], r=[1.0, 1.0])
+        >>> batch = pn.solve_dc(net, v_sources=[[1.0], [4.0]])
+        >>> round(float(batch.sample(1)["b"]), 12), batch.sample(1).as_dict()["currents"]
+        (2.0, {'V1': -2.0})
+        """
+        if self.v.ndim != 2:
+            raise ValueError("sample() needs a batch of operating points")
+        return DCResult(self.node_names, self.v[index], self.source_names, self.source_currents[index],
+                        self.converged, self.iterations, self.residual, self.message)
+
     def as_dict(self) -> dict:
         """JSON-ready ``{"analysis": "op", "nodes": {...}, "currents": {...}}`` (single sample)."""
         if self.v.ndim != 1:
