@@ -114,6 +114,67 @@ def source_paths(a, b, root, n):  # pragma: no cover - compiled
     return rows, cols, signs
 
 
+_FNV_OFFSET = np.uint64(14695981039346656037)
+_FNV_PRIME = np.uint64(1099511628211)
+
+
+@numba.njit(cache=True, nogil=True)
+def _same_bytes(x, x0, x1, y, y0, y1):  # pragma: no cover - compiled
+    """Whether ``x[x0:x1]`` and ``y[y0:y1]`` hold the same bytes."""
+    if x1 - x0 != y1 - y0:
+        return False
+    for k in range(x1 - x0):
+        if x[x0 + k] != y[y0 + k]:
+            return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def factorize_strings(offsets, data):  # pragma: no cover - compiled
+    """Codes of the strings of ``k`` columns in order of first appearance, row by row.
+
+    The twin of ``physnet.spice.read._factorize``, on bytes.
+    Column ``c`` holds the strings ``data[c][offsets[c][i]:offsets[c][i + 1]]``
+    (Arrow's layout of a string array); all columns have the same number of
+    rows. The strings are taken in the order row 0 column 0, row 0 column 1,
+    ..., and numbered from 0 as they first appear; equal bytes are equal
+    strings. An open-addressing table on FNV-1a hashes finds each one.
+    Returns ``codes`` of shape (rows, k) and ``first``, the position
+    ``row * k + column`` of each distinct string's first appearance.
+    """
+    k = len(offsets)
+    rows = offsets[0].shape[0] - 1
+    size = 2
+    while size < 2 * rows * k:
+        size *= 2
+    mask = np.uint64(size - 1)
+    table = np.full(size, -1, np.int64)  # the code in each slot
+    codes = np.empty((rows, k), np.int64)
+    first = np.empty(rows * k, np.int64)
+    distinct = 0
+    for i in range(rows):
+        for c in range(k):
+            text, start, stop = data[c], offsets[c][i], offsets[c][i + 1]
+            h = _FNV_OFFSET
+            for j in range(start, stop):
+                h = (h ^ np.uint64(text[j])) * _FNV_PRIME
+            slot = h & mask
+            while True:
+                code = table[slot]
+                if code < 0:
+                    table[slot] = distinct
+                    first[distinct] = i * k + c
+                    codes[i, c] = distinct
+                    distinct += 1
+                    break
+                row, column = first[code] // k, first[code] % k
+                if _same_bytes(text, start, stop, data[column], offsets[column][row], offsets[column][row + 1]):
+                    codes[i, c] = code
+                    break
+                slot = (slot + np.uint64(1)) & mask
+    return codes, first[:distinct].copy()
+
+
 _SHORT_COLUMN = 32  # columns up to this length are sorted by insertion, longer ones by argsort
 
 

@@ -215,6 +215,39 @@ def test_random_netlists_read_the_same(body, allow_negative):
     assert_same(lambda: parse_spice(text, "g.cir", allow_negative=allow_negative))
 
 
+@SETTINGS
+@given(st.integers(1, 3).flatmap(lambda k: st.lists(
+    st.tuples(*[st.sampled_from(["", "a", "b", "ab", "ba", "n1_2", "n12_", "\u00e9", "0"]) | st.text(max_size=4)] * k),
+    min_size=1, max_size=40)))
+def test_factorize_kernel_equals_its_python_twin(rows):
+    """factorize_strings on Arrow's buffers numbers strings as reader._factorize does on Python strings."""
+    import pyarrow as pa
+
+    from physnet._numba import factorize_strings
+
+    columns = [list(column) for column in zip(*rows)]
+    arrays = [pa.array(column, pa.string()) for column in columns]
+    arrays = [array.slice(1) if len(array) > 1 else array for array in arrays]  # an offset into the buffers too
+    columns = [column[1:] if len(column) > 1 else column for column in columns]
+    codes, first = factorize_strings(tuple(reader._offsets(a) for a in arrays), tuple(reader._bytes(a) for a in arrays))
+    names, expected = reader._factorize(*columns)
+    assert np.array_equal(codes, expected)
+    k = len(columns)
+    assert [columns[p % k][p // k] for p in first.tolist()] == names
+
+
+def test_factorize_kernel_probes_past_shared_slots():
+    """Thousands of strings, so that many land in a taken slot of the table, each seen twice, keep their codes."""
+    import pyarrow as pa
+
+    from physnet._numba import factorize_strings
+
+    words = [f"n{i}" for i in range(2000)] * 2
+    array = pa.array(words)
+    codes, first = factorize_strings((reader._offsets(array),), (reader._bytes(array),))
+    assert codes[:, 0].tolist() == list(range(2000)) * 2 and first.tolist() == list(range(2000))
+
+
 # ------------------------------------------------------------------ the netlist side
 def test_new_names_lane_still_refuses_a_duplicate_later():
     net = parse_spice(netlist(grid(3)))

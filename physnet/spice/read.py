@@ -602,13 +602,27 @@ class _Rows:
         return out
 
 
-def _factorize(a: list[str], b: list[str]) -> tuple[list[str], NDArray[np.int64]]:
-    """The ``nodes`` and ``pins`` of :class:`_Rows` from each card's n+ and n- names."""
-    pairs = [""] * (2 * len(a))
-    pairs[0::2], pairs[1::2] = a, b
-    first = {name: i for i, name in enumerate(dict.fromkeys(pairs))}
-    pins = np.fromiter(map(first.__getitem__, pairs), dtype=np.int64, count=len(pairs)).reshape(-1, 2)
-    return list(first), pins
+def _factorize(*columns: list[str]) -> tuple[list[str], NDArray[np.int64]]:
+    """The distinct strings of ``columns`` in order of first appearance, row by row, and each one's code.
+
+    With each card's n+ and n- names, the ``nodes`` and ``pins`` of
+    :class:`_Rows`. The plain-Python twin of
+    :func:`physnet._numba.factorize_strings`.
+
+    Examples
+    --------
+    >>> _factorize(["a", "b", "a"], ["0", "a", "c"])
+    (['a', '0', 'b', 'c'], array([[0, 1],
+           [2, 0],
+           [0, 3]]))
+    """
+    k = len(columns)
+    entries = [""] * (k * len(columns[0]))
+    for c, column in enumerate(columns):
+        entries[c::k] = column
+    first = {name: i for i, name in enumerate(dict.fromkeys(entries))}
+    codes = np.fromiter(map(first.__getitem__, entries), dtype=np.int64, count=len(entries)).reshape(-1, k)
+    return list(first), codes
 
 
 def _cards_text(blocks: list[_Block]) -> str:
@@ -653,15 +667,17 @@ def _columns(kind: str, blocks: list[_Block]) -> _Rows | None:
     """The rows of :func:`_uniform`, read by Arrow's CSV reader; None unless all cards suit it.
 
     For kinds with thousands of cards, where ``str.split`` and hashing
-    Python strings take most of a read: Arrow splits the cards, checks that
-    the names are distinct and factorises the nodes in C++. It takes ASCII
+    Python strings take most of a read: Arrow splits the cards and
+    :func:`physnet._numba.factorize_strings` checks that the names are
+    distinct and numbers the nodes, both on the bytes. It takes ASCII
     cards of four tokens separated by single spaces (the CSV delimiter) with
     distinct names; anything else, valid or not, goes to :func:`_uniform` or
     :func:`_card_by_card`, which also word the errors.
     """
     import pyarrow as pa  # imported here (~0.1 s) since only large netlists need it
-    import pyarrow.compute as pc
     import pyarrow.csv as csv
+
+    from physnet._numba import factorize_strings
 
     count = sum(len(block.lines) for block in blocks)
     data = _csv_data(blocks)
@@ -673,23 +689,20 @@ def _columns(kind: str, blocks: list[_Block]) -> _Rows | None:
             pa.BufferReader(pa.py_buffer(data)),
             read_options=csv.ReadOptions(column_names=columns, use_threads=count >= _THREADS_FROM),
             parse_options=csv.ParseOptions(delimiter=" ", quote_char=False, double_quote=False, escape_char=False),
-            convert_options=csv.ConvertOptions(column_types=dict.fromkeys(columns, pa.string()),
-                                               strings_can_be_null=True, null_values=[""]),
+            convert_options=csv.ConvertOptions(column_types=dict.fromkeys(columns, pa.string())),
         )
     except pa.ArrowInvalid:  # a card of more or fewer than four fields
         return None
-    if any(column.null_count for column in table.columns):
+    name, a, b, values = (pa.concat_arrays(table[column].chunks) for column in columns)
+    if any(np.diff(_offsets(column)).min() == 0 for column in (name, a, b, values)):
         return None  # an empty field (two spaces in a row, or a trailing space)
-    names = pa.concat_arrays(table["name"].chunks).to_pylist()
-    if len(set(names)) != count:  # (Python strings are needed anyway; a set of them costs what Arrow's unique does)
+    if len(factorize_strings((_offsets(name),), (_bytes(name),))[1]) != count:
         return None  # a name given twice
-    card_by_card = np.arange(2 * count).reshape(2, count).T.ravel()  # a0 b0 a1 b1 ... out of a0 a1 ... b0 b1 ...
-    order = pa.Array.from_buffers(pa.int64(), 2 * count, [None, pa.py_buffer(card_by_card)])
-    terminals = pa.concat_arrays(table["a"].chunks + table["b"].chunks).take(order).dictionary_encode()
-    pins = _numbers(terminals.indices, np.int32).astype(np.int64).reshape(-1, 2)
+    pins, first = factorize_strings((_offsets(a), _offsets(b)), (_bytes(a), _bytes(b)))
+    where = pa.Array.from_buffers(pa.int64(), len(first), [None, pa.py_buffer(first // 2 + count * (first % 2))])
+    nodes = pa.concat_arrays([a, b]).take(where).to_pylist()  # in a0 a1 ... b0 b1 ..., where a card's n- is
+    rows = _Rows(kind, blocks, name.to_pylist(), nodes, pins, {}, checked=True)
     key = _value_field(kind)
-    values = pa.concat_arrays(table["value"].chunks)
-    rows = _Rows(kind, blocks, names, terminals.dictionary.to_pylist(), pins, {}, checked=True)
     numbers = None
     if kind != "diode":  # whose field is a model name
         try:  # Arrow reads plain decimals only (no scale factors), correctly rounded, as parse_numbers does
@@ -699,7 +712,7 @@ def _columns(kind: str, blocks: list[_Block]) -> _Rows | None:
     if numbers is not None and np.isfinite(numbers).all():  # parse_numbers refuses inf, nan and overflows
         rows.fields[key] = (np.arange(count), _ArrowStrings(values))  # the tokens, for error messages only
         rows.numbers[key] = numbers
-        rows.lengths[key] = _numbers(pc.utf8_length(values), np.int32)
+        rows.lengths[key] = np.diff(_offsets(values))  # in characters, since the cards are ASCII
     else:
         rows.fields[key] = (np.arange(count), values.to_pylist())
     return rows
@@ -718,6 +731,16 @@ class _ArrowStrings(Sequence[str]):
         if isinstance(index, slice):
             return self._array[index].to_pylist()
         return self._array[index].as_py()
+
+
+def _offsets(array) -> NDArray[np.int32]:
+    """Where each string of an Arrow string array begins in its data buffer (and where the last ends)."""
+    return np.frombuffer(array.buffers()[1], dtype=np.int32, count=len(array) + 1, offset=array.offset * 4)
+
+
+def _bytes(array) -> NDArray[np.uint8]:
+    """The data buffer of an Arrow string array, which :func:`_offsets` index."""
+    return np.frombuffer(array.buffers()[2], dtype=np.uint8)
 
 
 def _numbers(array, dtype: type) -> NDArray:
