@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -35,7 +35,6 @@ _RULES = {
 
 
 _WHITESPACE = re.compile(r"\s")
-_FEW_KNOWN = 8  # Netlist.nodes finds up to this many already-declared names among distinct ones by scanning
 _GROUND_VARIANTS = frozenset({"0"} | {"".join(c) for c in itertools.product("gG", "nN", "dD")})
 
 
@@ -54,7 +53,7 @@ def _as_strings(items: Sequence[Any], convert) -> list[str]:
         return [n if isinstance(n, str) else convert(n) for n in items]
 
 
-def _bad_name(names: Sequence[str]) -> str | None:
+def _bad_name(names: Collection[str]) -> str | None:
     """The first empty name or name containing whitespace, if any (one C-level pass over all)."""
     if not names:
         return None
@@ -121,35 +120,37 @@ class Netlist:
         [1, 2, 0, 1]
         """
         names = _as_strings(names, _node_name)
+        position = dict(zip(names, range(len(names))))
+        if len(position) == len(names):
+            index = self._distinct_nodes(position)
+        else:  # some names repeat: declare each once, in order of first appearance
+            first = {name: i for i, name in enumerate(dict.fromkeys(names))}
+            codes = np.fromiter(map(first.__getitem__, names), dtype=np.int64, count=len(names))
+            index = self._distinct_nodes(dict(first))[codes]
+        if positions is not None:
+            self._set_positions(names, index, positions)
+        return index
+
+    def _distinct_nodes(self, position: dict[str, int]) -> NDArray[np.int64]:
+        """:meth:`nodes` of distinct names; ``position`` maps each name to its place in the list (and is consumed).
+
+        The new names are numbered in order and only the known ones (ground
+        and names declared before) are looked up, so that a SPICE reader's
+        node table of thousands of new names costs two passes of dict inserts.
+        """
         table = self._nodes
-        distinct = dict.fromkeys(names)
-        aliases = {n for n in _GROUND_VARIANTS if n in distinct} - {GROUND}
-        if aliases:
-            names = [GROUND if n in aliases else n for n in names]
-            distinct = dict.fromkeys(names)
-        # Names already declared, found by scanning the smaller of the table and the names.
-        known = [n for n in table if n in distinct] if len(table) < len(distinct) else [n for n in distinct if n in table]
-        for n in known:
-            del distinct[n]
-        new = list(distinct)
-        bad = _bad_name(new)
+        known = list((position.keys() & table.keys()) | (position.keys() & _GROUND_VARIANTS))
+        where = [position.pop(n) for n in known]
+        bad = _bad_name(position.keys())
         if bad is not None:
             raise NetlistError(f"node name {bad!r} must be non-empty and contain no whitespace")
         start = len(table)
-        table.update(zip(new, range(start, start + len(new))))
-        if len(new) + len(known) == len(names) and len(known) <= _FEW_KNOWN:
-            # Distinct names, nearly all new (as the SPICE reader declares them): the new ones are numbered
-            # in order, and only the few known ones (ground, say) are looked up.
-            index = np.empty(len(names), dtype=np.int64)
-            where = [names.index(n) for n in known]
-            fresh = np.ones(len(names), dtype=bool)
-            fresh[where] = False
-            index[fresh] = np.arange(start, start + len(new))
-            index[where] = [table[n] for n in known]
-        else:
-            index = np.fromiter(map(table.__getitem__, names), dtype=np.int64, count=len(names))
-        if positions is not None:
-            self._set_positions(names, index, positions)
+        table.update(zip(position, range(start, start + len(position))))
+        index = np.empty(len(position) + len(where), dtype=np.int64)
+        fresh = np.ones(len(index), dtype=bool)
+        fresh[where] = False
+        index[fresh] = np.arange(start, start + len(position))
+        index[where] = [table[GROUND] if n in _GROUND_VARIANTS else table[n] for n in known]
         return index
 
     def _set_positions(self, names: list[str], index: NDArray[np.int64], positions: ArrayLike) -> None:
