@@ -35,7 +35,7 @@ _RULES = {
 
 
 _WHITESPACE = re.compile(r"\s")
-_GROUND_VARIANTS = frozenset({"0"} | {"".join(c) for c in itertools.product("gG", "nN", "dD")})
+_GROUND_ALIASES = frozenset("".join(c) for c in itertools.product("gG", "nN", "dD"))  # and "0", ground's name
 
 
 def _node_name(name: Any) -> str:
@@ -120,37 +120,57 @@ class Netlist:
         [1, 2, 0, 1]
         """
         names = _as_strings(names, _node_name)
-        position = dict(zip(names, range(len(names))))
-        if len(position) == len(names):
-            index = self._distinct_nodes(position)
-        else:  # some names repeat: declare each once, in order of first appearance
+        index = self._distinct_nodes(names)
+        if index is None:  # some names repeat: declare each once, in order of first appearance
             first = {name: i for i, name in enumerate(dict.fromkeys(names))}
             codes = np.fromiter(map(first.__getitem__, names), dtype=np.int64, count=len(names))
-            index = self._distinct_nodes(dict(first))[codes]
+            index = self._distinct_nodes(list(first))[codes]
         if positions is not None:
             self._set_positions(names, index, positions)
         return index
 
-    def _distinct_nodes(self, position: dict[str, int]) -> NDArray[np.int64]:
-        """:meth:`nodes` of distinct names; ``position`` maps each name to its place in the list (and is consumed).
+    def _distinct_nodes(self, names: list[str]) -> NDArray[np.int64] | None:
+        """:meth:`nodes` of ``names`` if they are distinct (None if some repeat, with nothing declared).
 
-        The new names are numbered in order and only the known ones (ground
-        and names declared before) are looked up, so that a SPICE reader's
-        node table of thousands of new names costs two passes of dict inserts.
+        New names are numbered in order; known ones (declared before, or an
+        alias of ground) are looked up. Many names go into the table in one
+        pass, numbered by position, and the few known ones are then taken out
+        again (renumbering the names after the first of them), so that a SPICE
+        reader's node table of thousands of new names costs one pass of dict
+        inserts.
         """
-        table = self._nodes
-        known = list((position.keys() & table.keys()) | (position.keys() & _GROUND_VARIANTS))
-        where = [position.pop(n) for n in known]
-        bad = _bad_name(position.keys())
+        bad = _bad_name(names)
         if bad is not None:
             raise NetlistError(f"node name {bad!r} must be non-empty and contain no whitespace")
+        table = self._nodes
         start = len(table)
-        table.update(zip(position, range(start, start + len(position))))
-        index = np.empty(len(position) + len(where), dtype=np.int64)
-        fresh = np.ones(len(index), dtype=bool)
-        fresh[where] = False
-        index[fresh] = np.arange(start, start + len(position))
-        index[where] = [table[GROUND] if n in _GROUND_VARIANTS else table[n] for n in known]
+        if len(names) > start:  # many names: all into the table, then the known ones out again
+            before = table.copy()
+            table.update(zip(names, range(start, start + len(names))))
+            known = {table[n] - start: n for n in before if table[n] >= start}
+            if len(table) != start + len(names) - len(known):
+                self._nodes = before
+                return None
+            known.update((table[n] - start, n) for n in _GROUND_ALIASES if n in table)
+            for n in known.values():
+                if n in before:
+                    table[n] = before[n]
+                else:
+                    del table[n]
+            renumber_from = min(known, default=len(names))
+        else:  # a few names into a large table: look each one up
+            if len(set(names)) != len(names):
+                return None
+            known = {i: n for i, n in enumerate(names) if n in table or n in _GROUND_ALIASES}
+            renumber_from = 0
+        where = sorted(known)
+        keep = np.ones(len(names), dtype=bool)
+        keep[where] = False
+        new = list(itertools.compress(names, keep)) if where else names
+        table.update(zip(new[renumber_from:], range(start + renumber_from, start + len(new))))
+        index = np.empty(len(names), dtype=np.int64)
+        index[keep] = np.arange(start, start + len(new))
+        index[where] = [table.get(known[i], table[GROUND]) for i in where]  # an alias of ground is not in the table
         return index
 
     def _set_positions(self, names: list[str], index: NDArray[np.int64], positions: ArrayLike) -> None:

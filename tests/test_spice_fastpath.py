@@ -265,6 +265,32 @@ def test_nodes_numbering_with_and_without_lookups():
     assert net.node_names == ("0", "a", "b", "c", "d", "e", "f")
 
 
+def _one_by_one(declared, names):
+    """Node indices of ``names`` and the node table, declaring every name on its own (the reference)."""
+    table = {"0": 0}
+    for name in [*declared, *names]:
+        table.setdefault("0" if name.lower() in ("0", "gnd") else name, len(table))
+    return [table["0" if name.lower() in ("0", "gnd") else name] for name in names], tuple(table)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", "c", "0", "gnd"]), max_size=4),
+       st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f", "g", "h", "0", "gnd", "GnD", "gNd"]), max_size=14))
+def test_bulk_nodes_number_as_one_by_one(declared, names):
+    """Many names at once (one pass into the table, then the known ones taken out) = one at a time."""
+    net = Netlist()
+    net.nodes(declared)
+    assert (net.nodes(names).tolist(), net.node_names) == _one_by_one(declared, names)
+
+
+def test_a_bad_node_name_leaves_the_table_untouched():
+    net = Netlist()
+    net.nodes(["a", "b"])
+    with pytest.raises(NetlistError, match="node name 'c d'"):
+        net.nodes(["x", "y", "z", "c d"])
+    assert net.node_names == ("0", "a", "b")
+
+
 @pytest.mark.parametrize("name", ["a b", "a\tb", "a\u00a0b", "a\u2003b", "a\x1cb", "", " a", "a\n"])
 def test_bad_names_are_still_refused(name):
     with pytest.raises(NetlistError, match="must be non-empty and contain no whitespace"):
