@@ -72,7 +72,7 @@ _SPECIAL = "(),={}'\""
 _NOT_CSV = _SPECIAL + "\t\v\f\x1c\x1d\x1e\x1f"  # and ASCII blanks other than the space (see _columns)
 _NOT_CSV_CODES = list(_NOT_CSV.encode("ascii"))
 _COLUMNS_FROM = 5000  # kinds with this many cards are read by Arrow (see _columns)
-_THREADS_FROM = 100_000  # ... on all cores from this many (twice as fast on two cores at 10⁶ cards, slower at 10⁴)
+_BLOCKS = (1 << 16, 1 << 20)  # bytes of cards per Arrow task: one block per core within these (a card is shorter)
 _EXPRESSION = re.compile(r"[{}'\"]")
 _INLINE_COMMENT = re.compile(r";|(?<!\S)\$(?!\S)")
 
@@ -667,7 +667,8 @@ def _columns(kind: str, blocks: list[_Block]) -> _Rows | None:
     """The rows of :func:`_uniform`, read by Arrow's CSV reader; None unless all cards suit it.
 
     For kinds with thousands of cards, where ``str.split`` and hashing
-    Python strings take most of a read: Arrow splits the cards and
+    Python strings take most of a read: Arrow splits the cards, on every
+    core (one block of cards per core, up to ``_BLOCKS[1]`` bytes), and
     :func:`physnet._numba.factorize_strings` checks that the names are
     distinct and numbers the nodes, both on the bytes. It takes ASCII
     cards of four tokens separated by single spaces (the CSV delimiter) with
@@ -687,7 +688,8 @@ def _columns(kind: str, blocks: list[_Block]) -> _Rows | None:
     try:
         table = csv.read_csv(
             pa.BufferReader(pa.py_buffer(data)),
-            read_options=csv.ReadOptions(column_names=columns, use_threads=count >= _THREADS_FROM),
+            read_options=csv.ReadOptions(column_names=columns, block_size=int(np.clip(len(data) // pa.cpu_count() + 1,
+                                                                                      *_BLOCKS))),
             parse_options=csv.ParseOptions(delimiter=" ", quote_char=False, double_quote=False, escape_char=False),
             convert_options=csv.ConvertOptions(column_types=dict.fromkeys(columns, pa.string())),
         )
