@@ -103,7 +103,8 @@ class Netlist:
         """Declare (or look up) node ``name``, optionally with a position; return its index."""
         return int(self.nodes([name], None if position is None else [position])[0])
 
-    def nodes(self, names: Sequence[str], positions: ArrayLike | None = None) -> NDArray[np.int64]:
+    def nodes(self, names: Sequence[str], positions: ArrayLike | None = None, *,
+              _words: bool = False) -> NDArray[np.int64]:
         """Declare (or look up) many nodes at once; return their indices.
 
         Parameters
@@ -113,13 +114,23 @@ class Netlist:
         positions : array_like, shape (len(names), d), optional
             Coordinates (d = 2 or 3) for elastic networks and drawings.
 
+        Notes
+        -----
+        ``_words=True`` is the SPICE reader's lane: the names are words split
+        out of a netlist (strings, non-empty, free of whitespace), so they are
+        not checked again.
+
         Examples
         --------
         >>> net = Netlist()
         >>> net.nodes(["a", "b", "GND", "a"]).tolist()
         [1, 2, 0, 1]
         """
-        names = _as_strings(names, _node_name)
+        if not _words:
+            names = _as_strings(names, _node_name)
+            bad = _bad_name(names)
+            if bad is not None:
+                raise NetlistError(f"node name {bad!r} must be non-empty and contain no whitespace")
         index = self._distinct_nodes(names)
         if index is None:  # some names repeat: declare each once, in order of first appearance
             first = {name: i for i, name in enumerate(dict.fromkeys(names))}
@@ -130,7 +141,7 @@ class Netlist:
         return index
 
     def _distinct_nodes(self, names: list[str]) -> NDArray[np.int64] | None:
-        """:meth:`nodes` of ``names`` if they are distinct (None if some repeat, with nothing declared).
+        """:meth:`nodes` of valid ``names`` if they are distinct (None if some repeat, with nothing declared).
 
         New names are numbered in order; known ones (declared before, or an
         alias of ground) are looked up. Many names go into the table in one
@@ -139,9 +150,6 @@ class Netlist:
         reader's node table of thousands of new names costs one pass of dict
         inserts.
         """
-        bad = _bad_name(names)
-        if bad is not None:
-            raise NetlistError(f"node name {bad!r} must be non-empty and contain no whitespace")
         table = self._nodes
         start = len(table)
         if len(names) > start:  # many names: all into the table, then the known ones out again

@@ -210,8 +210,10 @@ class Factorizer:
             A = cvxopt.spmatrix(cvxopt.matrix(np.ascontiguousarray(data[lower], dtype=np.float64)),
                                 cvxopt.matrix(rows[lower]), cvxopt.matrix(cols[lower]), (self.n, self.n))
             self._cholmod = (lower, A, cholmod.symbolic(A, uplo="L"))
-        lower, A, F = self._cholmod
-        A.V = cvxopt.matrix(np.ascontiguousarray(data[lower], dtype=np.float64))
+        else:  # the same pattern: new values in the lower triangle
+            lower, A, _ = self._cholmod
+            A.V = cvxopt.matrix(np.ascontiguousarray(data[lower], dtype=np.float64))
+        _, A, F = self._cholmod
         try:
             cholmod.numeric(A, F)
         except ArithmeticError:

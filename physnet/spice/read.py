@@ -898,7 +898,7 @@ def _add_located(net: Netlist, rows: _Rows, allow_negative: bool) -> None:
 def _declare_nodes(net: Netlist, all_rows: list[_Rows]) -> None:
     """Create the nodes in order of first appearance, kind by kind, n+ before n- (see the module docstring)."""
     for rows in all_rows:
-        index = net.nodes(rows.nodes)
+        index = net.nodes(rows.nodes, _words=True)
         rows.terminals = index[rows.pins[:, 0]], index[rows.pins[:, 1]]
 
 
