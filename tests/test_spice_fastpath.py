@@ -87,6 +87,25 @@ def test_arrow_reads_a_plain_grid(monkeypatch):
     assert list(taken[0].numbers) == ["r"]  # and Arrow read the resistances
 
 
+def _read_in_child(text, queue):
+    queue.put(parse_spice(text, "g.cir").compile().node_names)
+
+
+def test_a_forked_child_reads_with_a_worker_of_its_own():
+    """The reader's worker thread does not survive a fork: a child that reads starts its own (no deadlock)."""
+    import multiprocessing
+
+    text = netlist(grid(60))  # 7080 cards: the Arrow path, which numbers the nodes on the worker
+    expected = parse_spice(text, "g.cir").compile().node_names  # the parent's worker is running now
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_read_in_child, args=(text, queue))
+    child.start()
+    assert queue.get(timeout=60) == expected
+    child.join(timeout=60)
+    assert child.exitcode == 0
+
+
 def test_arrow_reads_the_ascii_cards_of_a_file_with_non_ascii_comments(monkeypatch):
     taken = []
     columns = reader._columns

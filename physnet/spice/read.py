@@ -41,8 +41,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
@@ -704,13 +705,11 @@ def _columns(kind: str, blocks: list[_Block]) -> _Rows | None:
     name, a, b, values = (pa.concat_arrays(table[column].chunks, memory_pool=pool) for column in columns)
     if any(np.diff(_offsets(column)).min() == 0 for column in (name, a, b, values)):
         return None  # an empty field (two spaces in a row, or a trailing space)
+    # The kernel releases the GIL: the nodes are numbered on another core while the names become Python strings.
+    numbering = _worker().submit(factorize_strings, (_offsets(a), _offsets(b)), (_bytes(a), _bytes(b)))
     if len(factorize_strings((_offsets(name),), (_bytes(name),))[1]) != count:
         return None  # a name given twice
-    pins, first = factorize_strings((_offsets(a), _offsets(b)), (_bytes(a), _bytes(b)))
-    where = pa.Array.from_buffers(pa.int64(), len(first), [None, pa.py_buffer(first // 2 + count * (first % 2))])
-    both = pa.concat_arrays([a, b], memory_pool=pool)  # a0 a1 ... b0 b1 ...: where a card's n- is
-    nodes = pc.take(both, where, memory_pool=pool).to_pylist()
-    rows = _Rows(kind, blocks, name.to_pylist(), nodes, pins, {}, checked=True)
+    names = name.to_pylist()
     key = _value_field(kind)
     numbers = None
     if kind != "diode":  # whose field is a model name
@@ -718,6 +717,11 @@ def _columns(kind: str, blocks: list[_Block]) -> _Rows | None:
             numbers = _numbers(values.cast(pa.float64(), memory_pool=pool), np.float64)
         except pa.ArrowInvalid:
             pass
+    pins, first = numbering.result()
+    where = pa.Array.from_buffers(pa.int64(), len(first), [None, pa.py_buffer(first // 2 + count * (first % 2))])
+    both = pa.concat_arrays([a, b], memory_pool=pool)  # a0 a1 ... b0 b1 ...: where a card's n- is
+    nodes = pc.take(both, where, memory_pool=pool).to_pylist()
+    rows = _Rows(kind, blocks, names, nodes, pins, {}, checked=True)
     if numbers is not None and np.isfinite(numbers).all():  # parse_numbers refuses inf, nan and overflows
         rows.fields[key] = (np.arange(count), _ArrowStrings(values))  # the tokens, for error messages only
         rows.numbers[key] = numbers
@@ -725,6 +729,15 @@ def _columns(kind: str, blocks: list[_Block]) -> _Rows | None:
     else:
         rows.fields[key] = (np.arange(count), values.to_pylist())
     return rows
+
+
+@cache
+def _worker() -> ThreadPoolExecutor:
+    """The thread that runs :func:`_columns`' GIL-free kernels, started on first use (anew in a forked child)."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="physnet-read")
+
+
+os.register_at_fork(after_in_child=_worker.cache_clear)
 
 
 class _ArrowStrings(Sequence[str]):
