@@ -691,11 +691,11 @@ def _columns(kind: str, blocks: list[_Block]) -> _Rows | None:
     # repeated reads, but the first read of a larger file than before took 16-86 ms instead of 14-20 ms
     # (10⁴ cards after a 3600-node warm-up, on this 2-core VM).
     pool = pa.system_memory_pool()
+    block = int(np.clip(len(data) // pa.cpu_count() + 1, *_BLOCKS))
     try:
         table = csv.read_csv(
             pa.BufferReader(pa.py_buffer(data)),
-            read_options=csv.ReadOptions(column_names=columns, block_size=int(np.clip(len(data) // pa.cpu_count() + 1,
-                                                                                      *_BLOCKS))),
+            read_options=csv.ReadOptions(column_names=columns, block_size=block),
             parse_options=csv.ParseOptions(delimiter=" ", quote_char=False, double_quote=False, escape_char=False),
             convert_options=csv.ConvertOptions(column_types=dict.fromkeys(columns, pa.string())),
             memory_pool=pool,
