@@ -132,7 +132,9 @@ BAD = [
                                                        "every spring"]),
     ({**CONFIG, "task": {"name": "allostery", "hidden": 4}}, ["unknown key task.hidden",
                                                               "allowed: name, seed, size, k_range, ratio, force"]),
-    ({**CONFIG, "task": {"name": "allostery", "size": [6]}}, ["task.size = [6]", "a list of 2 integers >= 3"]),
+    ({**CONFIG, "task": {"name": "allostery", "size": [6]}}, ["task.size = [6]", "a list of 2 integers >= (3, 4) entry by entry"]),
+    ({**CONFIG, "task": {"name": "allostery", "size": [3, 3]}},
+     ["task.size = [3, 3]", "a list of 2 integers >= (3, 4) entry by entry"]),
     ({**CONFIG, "task": {"name": "xor"}, "rule": {"name": "fp", "omega_a": 0.0}},
      ["unknown key rule.omega_a", "allowed: name, beta, solver"]),
 ]

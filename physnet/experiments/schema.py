@@ -55,6 +55,9 @@ class Field:
         Kind of the entries of a list.
     low, high : float, optional
         Bounds of a number, or of every entry of a list.
+    lows : tuple of float, optional
+        Lower bound of each entry of a list of fixed ``length``, entry by
+        entry (instead of ``low``).
     low_open, high_open : bool, optional
         Whether the bounds themselves are excluded.
     choices : tuple of str, optional
@@ -80,6 +83,7 @@ class Field:
     high: float | None = None
     low_open: bool = False
     high_open: bool = False
+    lows: tuple[float, ...] = ()
     choices: tuple[str, ...] = ()
     length: int | None = None
     min_length: int = 0
@@ -88,6 +92,8 @@ class Field:
 
     def _range(self) -> str:
         parts = []
+        if self.lows:
+            parts.append(f">= ({', '.join(f'{low:g}' for low in self.lows)}) entry by entry")
         if self.low is not None:
             parts.append(f"{'>' if self.low_open else '>='} {self.low:g}")
         if self.high is not None:
@@ -128,6 +134,8 @@ class Field:
         if self.length is not None and len(value) != self.length:
             return False
         if not all(self._scalar_ok(self.item or "float", v) for v in value):
+            return False
+        if any(v < low for v, low in zip(value, self.lows)):
             return False
         return not self.increasing or all(a < b for a, b in zip(value, value[1:]))
 
@@ -185,7 +193,7 @@ TASK_OPTIONS: Mapping[str, Mapping[str, Field]] = {
     "digits": {**_CLASSES, "g_range": _range(True), "v_range": _range(False)},
     "flow_regression": {**_TEACHER, "k_range": _range(True), "p_range": _range(False)},
     "flow_iris": {**_CLASSES, "k_range": _range(True), "p_range": _range(False)},
-    "allostery": {"size": Field("list", item="int", length=2, low=3), "k_range": _range(True),
+    "allostery": {"size": Field("list", item="int", length=2, lows=(3, 4)), "k_range": _range(True),
                   "ratio": Field("float"), "force": _positive()},
 }
 """Builder options of the tasks experiments run (keyword arguments of :func:`physnet.tasks.make_task`)."""
