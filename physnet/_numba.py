@@ -133,14 +133,14 @@ def _same_bytes(x, x0, x1, y, y0, y1):  # pragma: no cover - compiled
 def factorize_strings(offsets, data):  # pragma: no cover - compiled
     """Codes of the strings of ``k`` columns in order of first appearance, row by row.
 
-    The twin of ``physnet.spice.read._factorize``, on bytes.
     Column ``c`` holds the strings ``data[c][offsets[c][i]:offsets[c][i + 1]]``
     (Arrow's layout of a string array); all columns have the same number of
     rows. The strings are taken in the order row 0 column 0, row 0 column 1,
     ..., and numbered from 0 as they first appear; equal bytes are equal
     strings. An open-addressing table on FNV-1a hashes finds each one.
     Returns ``codes`` of shape (rows, k) and ``first``, the position
-    ``row * k + column`` of each distinct string's first appearance.
+    ``row * k + column`` of each distinct string's first appearance. The
+    twin of ``physnet.spice.read._factorize``, which does this on str.
     """
     k = len(offsets)
     rows = offsets[0].shape[0] - 1
