@@ -700,9 +700,9 @@ def _columns(kind: str, blocks: list[_Block]) -> _Rows | None:
             convert_options=csv.ConvertOptions(column_types=dict.fromkeys(columns, pa.string())),
             memory_pool=pool,
         )
-    except pa.ArrowInvalid:  # a card of more or fewer than four fields
+        name, a, b, values = (pa.concat_arrays(table[column].chunks, memory_pool=pool) for column in columns)
+    except pa.ArrowInvalid:  # a card of more or fewer than four fields (or a column of over 2 GiB)
         return None
-    name, a, b, values = (pa.concat_arrays(table[column].chunks, memory_pool=pool) for column in columns)
     if any(np.diff(_offsets(column)).min() == 0 for column in (name, a, b, values)):
         return None  # an empty field (two spaces in a row, or a trailing space)
     # The kernel releases the GIL: the nodes are numbered on another core while the names become Python strings.
