@@ -41,10 +41,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -54,6 +54,9 @@ from physnet.elements.table import ELEMENTS, SOURCE_PARAMS, WAVE_PULSE, WAVE_SIN
 from physnet.errors import NetlistError, SpiceSyntaxError
 from physnet.netlist import Netlist
 from physnet.spice.units import NumberError, conductances, parse_number, parse_numbers
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["parse_spice", "read_spice"]
 
@@ -734,6 +737,8 @@ def _columns(kind: str, blocks: list[_Block]) -> _Rows | None:
 @cache
 def _worker() -> ThreadPoolExecutor:
     """The thread that runs :func:`_columns`' GIL-free kernels, started on first use (anew in a forked child)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="physnet-read")
 
 
