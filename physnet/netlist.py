@@ -131,54 +131,57 @@ class Netlist:
             bad = _bad_name(names)
             if bad is not None:
                 raise NetlistError(f"node name {bad!r} must be non-empty and contain no whitespace")
-        index = self._distinct_nodes(names)
-        if index is None:  # some names repeat: declare each once, in order of first appearance
-            first = {name: i for i, name in enumerate(dict.fromkeys(names))}
-            codes = np.fromiter(map(first.__getitem__, names), dtype=np.int64, count=len(names))
-            index = self._distinct_nodes(list(first))[codes]
+        index = self._many_nodes(names) if len(names) > len(self._nodes) else None
+        if index is None:  # fewer names than the table holds, or some names repeat
+            index = self._looked_up_nodes(names)
         if positions is not None:
             self._set_positions(names, index, positions)
         return index
 
-    def _distinct_nodes(self, names: list[str]) -> NDArray[np.int64] | None:
-        """:meth:`nodes` of valid ``names`` if they are distinct (None if some repeat, with nothing declared).
+    def _many_nodes(self, names: list[str]) -> NDArray[np.int64] | None:
+        """:meth:`nodes` of more valid names than the table holds; None, declaring nothing, if some repeat.
 
-        New names are numbered in order; known ones (declared before, or an
-        alias of ground) are looked up. Many names go into the table in one
-        pass, numbered by position, and the few known ones are then taken out
-        again (renumbering the names after the first of them), so that a SPICE
-        reader's node table of thousands of new names costs one pass of dict
+        All go into the table in one pass, numbered by position, and the few
+        known ones (declared before, or an alias of ground) are then taken
+        out again, renumbering the names after the first of them: a SPICE
+        reader's table of thousands of new node names costs one pass of dict
         inserts.
         """
         table = self._nodes
         start = len(table)
-        if len(names) > start:  # many names: all into the table, then the known ones out again
-            before = table.copy()
-            table.update(zip(names, range(start, start + len(names))))
-            known = {table[n] - start: n for n in before if table[n] >= start}
-            if len(table) != start + len(names) - len(known):
-                self._nodes = before
-                return None
-            known.update((table[n] - start, n) for n in _GROUND_ALIASES if n in table)
-            for n in known.values():
-                if n in before:
-                    table[n] = before[n]
-                else:
-                    del table[n]
-            renumber_from = min(known, default=len(names))
-        else:  # a few names into a large table: look each one up
-            if len(set(names)) != len(names):
-                return None
-            known = {i: n for i, n in enumerate(names) if n in table or n in _GROUND_ALIASES}
-            renumber_from = 0
+        before = table.copy()
+        table.update(zip(names, range(start, start + len(names))))
+        known = {table[n] - start: n for n in before if table[n] >= start}
+        if len(table) != start + len(names) - len(known):
+            self._nodes = before
+            return None
+        known.update((table[n] - start, n) for n in _GROUND_ALIASES if n in table)
+        for n in known.values():
+            if n in before:
+                table[n] = before[n]
+            else:
+                del table[n]
         where = sorted(known)
         keep = np.ones(len(names), dtype=bool)
         keep[where] = False
         new = list(itertools.compress(names, keep)) if where else names
-        table.update(zip(new[renumber_from:], range(start + renumber_from, start + len(new))))
+        renumber = where[0] if where else len(names)
+        table.update(zip(new[renumber:], range(start + renumber, start + len(new))))
         index = np.empty(len(names), dtype=np.int64)
         index[keep] = np.arange(start, start + len(new))
         index[where] = [table.get(known[i], table[GROUND]) for i in where]  # an alias of ground is not in the table
+        return index
+
+    def _looked_up_nodes(self, names: list[str]) -> NDArray[np.int64]:
+        """:meth:`nodes` of valid names, looked up one by one in C; the missing ones are declared in order."""
+        table = self._nodes
+        index = np.fromiter(map(table.get, names, itertools.repeat(-1)), dtype=np.int64, count=len(names))
+        missing = np.flatnonzero(index < 0).tolist()
+        if missing:
+            absent = [names[i] for i in missing]
+            new = [n for n in dict.fromkeys(absent) if n not in _GROUND_ALIASES]
+            table.update(zip(new, range(len(table), len(table) + len(new))))
+            index[missing] = [table.get(n, table[GROUND]) for n in absent]  # an alias of ground is not in the table
         return index
 
     def _set_positions(self, names: list[str], index: NDArray[np.int64], positions: ArrayLike) -> None:
