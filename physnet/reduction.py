@@ -23,6 +23,7 @@ it with.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -161,7 +162,7 @@ def _short_edges(system: System, analysis: str):
     shorts, a, b = [], [], []
     for kind in short_kinds(analysis):
         table = system[kind]
-        shorts.extend((kind, i) for i in range(len(table)))
+        shorts.extend(zip(itertools.repeat(kind), range(len(table))))
         a.append(table.a)
         b.append(table.b)
     a = np.concatenate(a) if a else np.zeros(0, np.int64)
