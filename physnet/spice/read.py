@@ -927,9 +927,9 @@ def _build(deck: _Deck, allow_negative: bool) -> Netlist:
     _declare_nodes(net, all_rows)
     for rows in all_rows:
         _add_located(net, rows, allow_negative)
-    sources = {name for rows in all_rows if rows.kind in ("vsource", "isource") for name in rows.names}
+    sources = [rows.names for rows in all_rows if rows.kind in ("vsource", "isource")]
     for file, i, kind, args in deck.analyses:
-        if kind == "dc" and args[0] not in sources:
+        if kind == "dc" and not any(args[0] in names for names in sources):
             raise file.error(i, f".dc sweeps {args[0]!r}, which is not a V or I source of this netlist")
         net.analysis(kind, *args)
     return net
