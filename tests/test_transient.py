@@ -15,7 +15,7 @@ from physnet.errors import ConvergenceError, NetlistError
 from physnet.solvers.dc import NewtonOptions
 from physnet.solvers.lockin import lockin
 from physnet.solvers.phasor import solve_ac
-from physnet.solvers.transient import NoiseSpec, solve_transient
+from physnet.solvers.transient import NoiseSpec, Tone, solve_transient
 
 DATA = Path(__file__).parent / "data"
 
@@ -276,6 +276,27 @@ def test_extra_currents_equal_a_current_source():
     np.testing.assert_array_equal(array.v, called.v)
 
 
+@pytest.mark.parametrize("noise", [None, NoiseSpec(white=1e-16)])
+def test_a_tone_equals_its_dense_callable(noise):
+    """Tone(current, f, phase) injects what the callable cos(2π f t + phase) current does, noise or not:
+    same node voltages and source currents (a network with every element kind, sources eliminated)."""
+    system = mixed_network()
+    current = np.zeros(system.n_nodes)
+    current[system.node_indices(["b", "c", "e"])] = [2e-4, -1e-4, 5e-5]
+    f, phase, h = 3e3, 0.4, 2e-6
+
+    def dense(t):
+        return np.cos(2 * np.pi * f * t + phase)[:, None] * current
+
+    runs = [solve_transient(system, h, 400 * h, extra_currents=extra, noise=noise, seed=3)
+            for extra in (Tone(current, f, phase), dense)]
+    scale = np.max(np.abs(runs[1].v))
+    np.testing.assert_allclose(runs[0].v, runs[1].v, rtol=0, atol=1e-13 * scale)
+    np.testing.assert_allclose(runs[0].source_currents, runs[1].source_currents, rtol=0,
+                               atol=1e-13 * np.max(np.abs(runs[1].source_currents)))
+    assert runs[0].residual < 1e-12 and np.ptp(runs[0]["b"]) > 1e-3  # the tone does move the network
+
+
 # ------------------------------------------------------------ noise
 def test_thermal_noise_gives_kt_over_c():
     """Johnson noise of R charging C: equipartition, <v²> = kT/C, whatever R."""
@@ -331,6 +352,8 @@ def test_record_subset_and_as_dict():
     (dict(step=0.1, stop=1.0, initial=[0.0, 1.0]), "initial potentials must be 3 finite numbers"),
     (dict(step=0.1, stop=1.0, extra_currents=np.zeros((10, 3))), r"extra_currents must have shape \(n_t, n_nodes\)"),
     (dict(step=0.1, stop=1.0, extra_currents=lambda t: np.zeros(3)), r"extra_currents\(t\) returned shape"),
+    (dict(step=0.1, stop=1.0, extra_currents=Tone([1.0, 2.0], 1.0)), r"Tone.current must be 3 finite amplitudes"),
+    (dict(step=0.1, stop=1.0, extra_currents=Tone([0.0, np.nan, 0.0], 1.0)), r"Tone.current must be 3 finite"),
     (dict(step=0.1, stop=1.0, noise=NoiseSpec(white=-1.0)), "noise white must be power spectral densities"),
 ])
 def test_bad_arguments(kwargs, match):

@@ -14,7 +14,7 @@ is the mean. Only the edges' terminals (and the outputs) are recorded.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from types import MappingProxyType
 
@@ -27,7 +27,7 @@ from physnet.learning.fp_hb import sample_sources
 from physnet.learning.problem import Problem
 from physnet.solvers.dc import DCResult, NewtonOptions, solve_dc
 from physnet.solvers.lockin import lockin
-from physnet.solvers.transient import NoiseSpec, TransientResult, solve_transient
+from physnet.solvers.transient import NoiseSpec, Tone, TransientResult, solve_transient
 from physnet.system import System
 
 __all__ = ["transient_coefficients", "driven_system"]
@@ -79,13 +79,8 @@ def driven_system(system: System, v_sources: NDArray, i_sources: NDArray, f_a: f
     return replace(system, elements=MappingProxyType(tables)) if changed else system
 
 
-def _tone(current: NDArray, f: float) -> Callable[[NDArray], NDArray]:
-    """``extra_currents`` callable: node currents ``current cos(2π f t)``."""
-    return lambda t: np.cos(2.0 * np.pi * f * np.asarray(t))[:, None] * current[None, :]
-
-
 def _run(system: System, g_all: NDArray, tones: FPTones, periods: int, settle: int, steps: int,
-         record: str | Sequence[str], extra: Callable[[NDArray], NDArray] | None, noise: NoiseSpec | None,
+         record: str | Sequence[str], extra: Tone | None, noise: NoiseSpec | None,
          rng: np.random.Generator, options: NewtonOptions, initial: DCResult) -> TransientResult:
     """Integrate ``settle + periods`` common periods, ``steps`` per period of the faster tone, from ``initial``."""
     n = steps * tones.fastest  # time steps per common period
@@ -128,7 +123,7 @@ def transient_coefficients(problem: Problem, g_all: NDArray, beta: float, tones:
     dv_b = np.empty_like(dv_a)
     steps_run = 0
     for s, drive in enumerate(drives):
-        res = _run(drive, g_all, tones, periods, settle, steps, record, _tone(errors[s], tones.f_b), noise, rng,
+        res = _run(drive, g_all, tones, periods, settle, steps, record, Tone(errors[s], tones.f_b), noise, rng,
                    options, starts[s])
         drops = res.v[:, column[a]] - res.v[:, column[b]]
         X = lockin(drops, res.t, freqs, window=window)

@@ -50,7 +50,7 @@ from physnet.solvers.nodal import NodalOperator, edge_weights, nodal_operator
 from physnet.solvers.ports import MAX_PORTS
 from physnet.system import System
 
-__all__ = ["NoiseSpec", "TransientResult", "solve_transient", "advance_numpy", "LOWRANK_MAX_DIODES"]
+__all__ = ["NoiseSpec", "Tone", "TransientResult", "solve_transient", "advance_numpy", "LOWRANK_MAX_DIODES"]
 
 LOWRANK_MAX_DIODES = MAX_PORTS
 """Above this many diodes the ``"auto"`` engine refactors per Newton iteration instead of using ports."""
@@ -92,6 +92,42 @@ class NoiseSpec:
     white: float | ArrayLike = 0.0
     pink: float | ArrayLike = 0.0
     thermal: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class Tone:
+    """Node currents ``current · cos(2π freq t + phase)``, an ``extra_currents`` of one frequency.
+
+    The same injection as the callable
+    ``lambda t: np.cos(2 * np.pi * freq * t + phase)[:, None] * current``,
+    without the (steps, nodes) array it returns: frequency propagation
+    injects its error tone this way, at a few output nodes of a large
+    network.
+
+    Attributes
+    ----------
+    current : array_like, shape (n_nodes,)
+        Amplitude into each node (A), ``system.node_names`` order.
+    freq : float
+        Frequency (Hz).
+    phase : float
+        Phase (rad).
+
+    Examples
+    --------
+    >>> import physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.resistor("R1", "a", "0", r=1.0)
+    >>> net.capacitor("C1", "a", "0", c=1e-3)
+    >>> res = solve_transient(net, 1e-4, 2e-3, extra_currents=Tone([0.0, 1.0], 50.0))
+    >>> float(res["a"][-1]) == float(solve_transient(net, 1e-4, 2e-3, extra_currents=lambda t:
+    ...     np.cos(2 * np.pi * 50.0 * t)[:, None] * np.array([0.0, 1.0]))["a"][-1])
+    True
+    """
+
+    current: ArrayLike
+    freq: float
+    phase: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -188,7 +224,7 @@ def solve_transient(
     k: NDArray | None = None,
     start: float = 0.0,
     initial: DCResult | ArrayLike | None = None,
-    extra_currents: Callable[[NDArray], ArrayLike] | ArrayLike | None = None,
+    extra_currents: Callable[[NDArray], ArrayLike] | ArrayLike | Tone | None = None,
     noise: NoiseSpec | None = None,
     seed: int | np.random.Generator | None = None,
     record: Literal["nodes"] | Sequence[str] = "nodes",
@@ -220,12 +256,13 @@ def solve_transient(
         operating point. An array of node potentials (``system.node_names``
         order) starts from those capacitor voltages with zero inductor
         currents (SPICE's UIC), with a backward-Euler first step.
-    extra_currents : callable or array_like, optional
+    extra_currents : callable, array_like or Tone, optional
         Currents injected *into* the nodes (A), besides the sources: an
-        array ``(n_t, n_nodes)`` on the time grid, or a vectorised callable
-        ``f(t) -> (len(t), n_nodes)`` called with chunks of the time grid
-        (frequency propagation injects its error tone this way). They act
-        from the first step on; the initial operating point does not see them.
+        array ``(n_t, n_nodes)`` on the time grid, a vectorised callable
+        ``f(t) -> (len(t), n_nodes)`` called with chunks of the time grid,
+        or a :class:`Tone` (one frequency; frequency propagation injects its
+        error tone this way). They act from the first step on; the initial
+        operating point does not see them.
     noise : NoiseSpec, optional
         Random current sources (white, 1/f, thermal); see :class:`NoiseSpec`.
     seed : int or numpy.random.Generator, optional
@@ -315,7 +352,8 @@ def solve_transient(
             E = Ev[c0:c1]
             extra = drive.extra(c0, c1)
             out = _Outputs.empty(c1 - c0, rec, v_out[c0:c1])
-            chunk = _Chunk(np.hstack([E, Ii[c0:c1]]), drive.reduced(extra), E, t[c0:c1])
+            reduced = np.zeros((0, net.n_free)) if extra is None else np.ascontiguousarray(extra.project(net.P))
+            chunk = _Chunk(np.hstack([E, Ii[c0:c1]]), reduced, E, t[c0:c1])
             _ENGINES[engine](net, sch, state, chunk, options, rec, out)
             iterations += int(out.iterations.sum())
             if net.n_v:
@@ -323,7 +361,7 @@ def solve_transient(
                 drops = out.drops + (net.T_E[net.src_edges] @ E.T).T
                 i_out[c0:c1] = net.source_currents(drops, out.currents, Ii[c0:c1], extra, options.gmin)
             state.v = net.potentials(state.x, E[-1])
-            state.extra = None if extra is None else extra[-1]
+            state.extra = None if extra is None else extra.last()
     residual = net.kcl_residual(state, Ii[-1], options.gmin)
     n_steps = n_t - 1
     what = ("linear: one back-substitution per step" if net.n_diodes == 0 else
@@ -464,12 +502,12 @@ class _Net:
             f[..., diode] = diode_iv(drops[..., diode], is_[j], n[j], rs[j], vt, gmin)[0]
         return f
 
-    def source_currents(self, drops: NDArray, h_rec: NDArray, I: NDArray, extra: NDArray | None,
+    def source_currents(self, drops: NDArray, h_rec: NDArray, I: NDArray, extra: "_Injection | None",
                         gmin: float) -> NDArray:
         """Voltage-source currents (SPICE sign) per time row, ``-Sᵀ(B f - injections)``."""
         f = self.flows(drops, h_rec, self.src_edges, gmin)
-        nodal = (self.B_I @ I.T).T if extra is None else (self.B_I @ I.T).T + extra
-        return -(self.Q @ f.T).T + (self.S.T @ nodal.T).T
+        currents = -(self.Q @ f.T).T + (self.S.T @ (self.B_I @ I.T)).T
+        return currents if extra is None else currents + extra.project(self.S.T)
 
     def kcl_residual(self, state: "_State", I: NDArray, gmin: float) -> float:
         """Largest KCL imbalance over the free unknowns at the state's time point (A)."""
@@ -635,7 +673,13 @@ class _Drive:
     def __init__(self, net: _Net, t: NDArray, extra, noise: NoiseSpec | None, seed) -> None:
         self.net, self.t = net, t
         n_nodes = net.system.n_nodes
-        if extra is not None and not callable(extra):
+        if isinstance(extra, Tone):
+            current = np.asarray(extra.current, dtype=np.float64)
+            if current.shape != (n_nodes,) or not np.all(np.isfinite(current)):
+                raise NetlistError(f"Tone.current must be {n_nodes} finite amplitudes, one per node; "
+                                   f"got shape {current.shape}")
+            extra = Tone(current, float(extra.freq), float(extra.phase))
+        elif extra is not None and not callable(extra):
             extra = np.asarray(extra, dtype=np.float64)
             if extra.shape != (len(t), n_nodes):
                 raise NetlistError(f"extra_currents must have shape (n_t, n_nodes) = ({len(t)}, {n_nodes}) on the "
@@ -644,16 +688,19 @@ class _Drive:
         self.noise = None if noise is None else _NoiseSource(net, noise, seed, float(t[1] - t[0]),
                                                              float(t[-1] - t[0]))
 
-    def extra(self, c0: int, c1: int) -> NDArray | None:
+    def extra(self, c0: int, c1: int) -> _Injection | None:
         """Node injections besides the sources (extra currents, noise) of the chunk's rows, or None."""
-        if self.extra_currents is None and self.noise is None:
+        extra = self.extra_currents
+        if extra is None and self.noise is None:
             return None
-        inj = np.zeros((c1 - c0, self.net.system.n_nodes))
-        if self.extra_currents is not None:
-            inj += self._call_extra(c0, c1) if callable(self.extra_currents) else self.extra_currents[c0:c1]
-        if self.noise is not None:
-            inj += self.noise.draw(c1 - c0)
-        return inj
+        dense = None if self.noise is None else self.noise.draw(c1 - c0)
+        if isinstance(extra, Tone):
+            wave = np.cos(2.0 * np.pi * extra.freq * self.t[c0:c1] + extra.phase)
+            return _Injection(dense, wave, extra.current)
+        if extra is not None:
+            rows = self._call_extra(c0, c1) if callable(extra) else extra[c0:c1]
+            dense = rows if dense is None else dense + rows
+        return _Injection(dense, None, None)
 
     def _call_extra(self, c0: int, c1: int) -> NDArray:
         out = np.asarray(self.extra_currents(self.t[c0:c1]), dtype=np.float64)
@@ -663,11 +710,28 @@ class _Drive:
                                f"{expected}, one row of node currents per time")
         return out
 
-    def reduced(self, extra: NDArray | None) -> NDArray:
-        """``extra`` summed into the reduced unknowns, (rows, n_free); no rows when there is none."""
-        if extra is None:
-            return np.zeros((0, self.net.n_free))
-        return np.ascontiguousarray((self.net.P @ extra.T).T)
+
+@dataclass(frozen=True)
+class _Injection:
+    """Node currents of a chunk's rows besides the sources, ``dense + wave ⊗ vector`` (either part absent)."""
+
+    dense: NDArray | None  # (rows, n_nodes)
+    wave: NDArray | None  # (rows,) ...
+    vector: NDArray | None  # ... times (n_nodes,)
+
+    def project(self, M) -> NDArray:
+        """``M`` (a matrix on node vectors) applied to every row: (rows, M.shape[0])."""
+        if self.wave is None:
+            return (M @ self.dense.T).T
+        out = np.outer(self.wave, M @ self.vector)
+        return out if self.dense is None else out + (M @ self.dense.T).T
+
+    def last(self) -> NDArray:
+        """The last row, (n_nodes,)."""
+        if self.wave is None:
+            return self.dense[-1]
+        row = self.wave[-1] * self.vector
+        return row if self.dense is None else row + self.dense[-1]
 
 
 class _NoiseSource:
