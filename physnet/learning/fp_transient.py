@@ -125,9 +125,8 @@ def transient_coefficients(problem: Problem, g_all: NDArray, beta: float, tones:
     for s, drive in enumerate(drives):
         res = _run(drive, g_all, tones, periods, settle, steps, record, Tone(errors[s], tones.f_b), noise, rng,
                    options, starts[s])
-        drops = res.v[:, column[a]] - res.v[:, column[b]]
-        X = lockin(drops, res.t, freqs, window=window)
-        dv_a[s], dv_b[s] = X[0].real, X[1].real
+        X = lockin(res.v, res.t, freqs, window=window)  # lock-in is linear: each edge's drop demodulates to
+        dv_a[s], dv_b[s] = (X[:, column[a]] - X[:, column[b]]).real  # the difference of its nodes' coefficients
         steps_run += len(res.t) - 1
     return v, dv_a, dv_b, {"periods": periods, "settle": settle, "steps_per_period": steps,
                            "step": float(res.step), "time_steps": steps_run}
