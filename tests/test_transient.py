@@ -297,6 +297,22 @@ def test_a_tone_equals_its_dense_callable(noise):
     assert runs[0].residual < 1e-12 and np.ptp(runs[0]["b"]) > 1e-3  # the tone does move the network
 
 
+def test_runs_sharing_their_schemes_give_what_each_gives_alone():
+    """FP's batch lane: runs from different operating points, with different source values, reuse the first run's
+    factored step matrix and diode ports (its reference conductances) and still give their own answers."""
+    base = mixed_network()
+    systems = [base.with_values("vsource", dc=[dc, 0.5]) for dc in (3.0, 1.2)]
+    runs = [(system, pn.solve_dc(system)) for system in systems]
+    h, stop, shared = 2e-6, 200 * 2e-6, {}
+    for system, op in runs:
+        alone = solve_transient(system, h, stop, initial=op)
+        together = solve_transient(system, h, stop, initial=op, _schemes=shared)
+        np.testing.assert_allclose(together.v, alone.v, rtol=0, atol=1e-12 * np.max(np.abs(alone.v)))
+        assert together.iterations == alone.iterations
+    assert list(shared) == ["trap"]
+    assert not np.array_equal(runs[0][1].v, runs[1][1].v)  # the two runs did start apart
+
+
 # ------------------------------------------------------------ noise
 def test_thermal_noise_gives_kt_over_c():
     """Johnson noise of R charging C: equipartition, <v²> = kT/C, whatever R."""

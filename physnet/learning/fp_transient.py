@@ -81,12 +81,16 @@ def driven_system(system: System, v_sources: NDArray, i_sources: NDArray, f_a: f
 
 def _run(system: System, g_all: NDArray, tones: FPTones, periods: int, settle: int, steps: int,
          record: str | Sequence[str], extra: Tone | None, noise: NoiseSpec | None,
-         rng: np.random.Generator, options: NewtonOptions, initial: DCResult) -> TransientResult:
-    """Integrate ``settle + periods`` common periods, ``steps`` per period of the faster tone, from ``initial``."""
+         rng: np.random.Generator, options: NewtonOptions, initial: DCResult, schemes: dict) -> TransientResult:
+    """Integrate ``settle + periods`` common periods, ``steps`` per period of the faster tone, from ``initial``.
+
+    ``schemes`` is shared by the runs of one batch: they factor the step matrix once.
+    """
     n = steps * tones.fastest  # time steps per common period
     step = tones.period / n
     return solve_transient(system, step, (settle + periods) * n * step, g=g_all, initial=initial,
-                           extra_currents=extra, noise=noise, seed=rng, record=record, options=options)
+                           extra_currents=extra, noise=noise, seed=rng, record=record, options=options,
+                           _schemes=schemes)
 
 
 def transient_coefficients(problem: Problem, g_all: NDArray, beta: float, tones: FPTones, periods: int, settle: int,
@@ -106,10 +110,11 @@ def transient_coefficients(problem: Problem, g_all: NDArray, beta: float, tones:
     # one batched solve for all of them.
     start = solve_dc(system, g_all, v_sources=problem.v_sources, i_sources=problem.i_sources, options=options)
     starts = [start.sample(s) for s in range(problem.batch)] if start.v.ndim == 2 else [start] * problem.batch
+    schemes: dict = {}  # every run integrates with the step matrix factored by the first
     if tones.f_a == 0.0:
         v = np.stack([dc.v for dc in starts])
     else:
-        free = (_run(d, g_all, tones, periods, settle, steps, "nodes", None, noise, rng, options, dc)
+        free = (_run(d, g_all, tones, periods, settle, steps, "nodes", None, noise, rng, options, dc, schemes)
                 for d, dc in zip(drives, starts))
         v = np.stack([lockin(res.v, res.t, tones.f_a, window=window).real for res in free])
     errors = problem.error_currents(v, beta)
@@ -124,7 +129,7 @@ def transient_coefficients(problem: Problem, g_all: NDArray, beta: float, tones:
     steps_run = 0
     for s, drive in enumerate(drives):
         res = _run(drive, g_all, tones, periods, settle, steps, record, Tone(errors[s], tones.f_b), noise, rng,
-                   options, starts[s])
+                   options, starts[s], schemes)
         X = lockin(res.v, res.t, freqs, window=window)  # lock-in is linear: each edge's drop demodulates to
         dv_a[s], dv_b[s] = (X[:, column[a]] - X[:, column[b]]).real  # the difference of its nodes' coefficients
         steps_run += len(res.t) - 1

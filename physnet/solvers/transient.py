@@ -231,6 +231,7 @@ def solve_transient(
     options: NewtonOptions = NewtonOptions(),
     engine: Engine = "auto",
     backend: str = "auto",
+    _schemes: dict | None = None,
 ) -> TransientResult:
     """Transient analysis with a fixed step from ``start`` to ``stop``.
 
@@ -300,6 +301,14 @@ def solve_transient(
     whose slope jumps; ``method="bdf2"`` damps it. Node voltages of
     networks whose time constants exceed the step are not affected.
 
+    ``_schemes`` is frequency propagation's lane for a batch: a dict shared
+    by runs on systems of one topology with the same conductances, reactive
+    values, step, method and engine (they may differ in their sources and
+    starting points). The integration schemes (the factored step matrix and
+    the diode ports) built by the first run are reused by the others; their
+    diode reference conductances are then the first run's, which changes
+    nothing but rounding (any positive reference gives the exact answer).
+
     Examples
     --------
     An RC charging through a PULSE source (ngspice ``general/rc.cir``):
@@ -338,7 +347,7 @@ def solve_transient(
     S_rec = net.S[record_idx]
     # Backward Euler takes the first step of BDF2 and of any run whose capacitor currents are unknown.
     plan = [(1, min(2, n_t), "be"), (2, n_t, method)] if first_be or method == "bdf2" else [(1, n_t, method)]
-    schemes: dict[str, _Scheme] = {}
+    schemes: dict[str, _Scheme] = {} if _schemes is None else _schemes
     iterations = 0
     rows = max(1, _CHUNK_VALUES // (net.n_free + len(record_idx) + 1))  # time rows per chunk
     for lo, hi, name in plan:
