@@ -370,6 +370,8 @@ def test_record_subset_and_as_dict():
     (dict(step=0.1, stop=1.0, extra_currents=lambda t: np.zeros(3)), r"extra_currents\(t\) returned shape"),
     (dict(step=0.1, stop=1.0, extra_currents=Tone([1.0, 2.0], 1.0)), r"Tone.current must be 3 finite amplitudes"),
     (dict(step=0.1, stop=1.0, extra_currents=Tone([0.0, np.nan, 0.0], 1.0)), r"Tone.current must be 3 finite"),
+    (dict(step=0.1, stop=1.0, extra_currents=Tone([0.0, 1j, 0.0], 1.0)), r"Tone: current, freq and phase must be"),
+    (dict(step=0.1, stop=1.0, extra_currents=Tone([0.0, 1.0, 0.0], -5.0)), r"Tone: freq = -5.0 Hz must be"),
     (dict(step=0.1, stop=1.0, noise=NoiseSpec(white=-1.0)), "noise white must be power spectral densities"),
 ])
 def test_bad_arguments(kwargs, match):

@@ -683,11 +683,7 @@ class _Drive:
         self.net, self.t = net, t
         n_nodes = net.system.n_nodes
         if isinstance(extra, Tone):
-            current = np.asarray(extra.current, dtype=np.float64)
-            if current.shape != (n_nodes,) or not np.all(np.isfinite(current)):
-                raise NetlistError(f"Tone.current must be {n_nodes} finite amplitudes, one per node; "
-                                   f"got shape {current.shape}")
-            extra = Tone(current, float(extra.freq), float(extra.phase))
+            extra = _checked_tone(extra, n_nodes)
         elif extra is not None and not callable(extra):
             extra = np.asarray(extra, dtype=np.float64)
             if extra.shape != (len(t), n_nodes):
@@ -718,6 +714,20 @@ class _Drive:
             raise NetlistError(f"extra_currents(t) returned shape {out.shape} for {c1 - c0} times; it must return "
                                f"{expected}, one row of node currents per time")
         return out
+
+
+def _checked_tone(tone: Tone, n_nodes: int) -> Tone:
+    """``tone`` with float arrays, or a NetlistError saying what is wrong with it."""
+    try:
+        current = np.asarray(tone.current, dtype=np.float64)
+        freq, phase = float(tone.freq), float(tone.phase)
+    except (TypeError, ValueError):
+        raise NetlistError(f"Tone: current, freq and phase must be real numbers, got {tone!r}") from None
+    if current.shape != (n_nodes,) or not np.all(np.isfinite(current)):
+        raise NetlistError(f"Tone.current must be {n_nodes} finite amplitudes, one per node; got shape {current.shape}")
+    if not (math.isfinite(freq) and freq >= 0.0 and math.isfinite(phase)):
+        raise NetlistError(f"Tone: freq = {freq!r} Hz must be finite and >= 0, phase = {phase!r} rad finite")
+    return Tone(current, freq, phase)
 
 
 @dataclass(frozen=True)
