@@ -691,8 +691,7 @@ def _columns(kind: str, blocks: list[_Block]) -> _Rows | None:
         return None
     columns = ["name", "a", "b", "value"]
     # Arrow allocates from the C library's allocator rather than its default (mimalloc): the same speed on
-    # repeated reads, but the first read of a larger file than before took 16-86 ms instead of 14-20 ms
-    # (10⁴ cards after a 3600-node warm-up, on this 2-core VM).
+    # repeated reads, but a first read of 10⁴ cards after one of 3600 took 14-20 ms instead of 16-86 ms.
     pool = pa.system_memory_pool()
     block = int(np.clip(len(data) // pa.cpu_count() + 1, *_BLOCKS))
     try:
