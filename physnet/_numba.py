@@ -139,8 +139,9 @@ def factorize_strings(offsets, data):  # pragma: no cover - compiled
     ..., and numbered from 0 as they first appear; equal bytes are equal
     strings. An open-addressing table on FNV-1a hashes finds each one.
     Returns ``codes`` of shape (rows, k) and ``first``, the position
-    ``row * k + column`` of each distinct string's first appearance. The
-    twin of ``physnet.spice.read._factorize``, which does this on str.
+    ``row * k + column`` of each distinct string's first appearance (up to
+    2³¹ strings). The twin of ``physnet.spice.read._factorize``, which does
+    this on str.
     """
     k = len(offsets)
     rows = offsets[0].shape[0] - 1
@@ -148,9 +149,9 @@ def factorize_strings(offsets, data):  # pragma: no cover - compiled
     while size < 2 * rows * k:
         size *= 2
     mask = np.uint64(size - 1)
-    table = np.full(size, -1, np.int64)  # the code in each slot
+    table = np.full(size, -1, np.int32)  # the code in each slot (int32: half the memory to touch)
     codes = np.empty((rows, k), np.int64)
-    first = np.empty(rows * k, np.int64)
+    first = np.empty(rows * k, np.int32)
     distinct = 0
     for i in range(rows):
         for c in range(k):
@@ -172,7 +173,7 @@ def factorize_strings(offsets, data):  # pragma: no cover - compiled
                     codes[i, c] = code
                     break
                 slot = (slot + np.uint64(1)) & mask
-    return codes, first[:distinct].copy()
+    return codes, first[:distinct].astype(np.int64)
 
 
 _SHORT_COLUMN = 32  # columns up to this length are sorted by insertion, longer ones by argsort
