@@ -10,11 +10,18 @@ faster tone, and every trainable edge's drop is demodulated
 periods: a whole number of periods of *both* tones, so the two separate
 exactly (up to the network's own transients and noise). The DC coefficient
 is the mean. Only the edges' terminals (and the outputs) are recorded.
+
+The runs of a batch share one integration scheme (built by the first run)
+and, with the diode-port engine, run on as many threads as numba may use
+(``numba.config.NUMBA_NUM_THREADS``; the time loop releases the GIL). Each
+run draws its noise from a generator of its own, spawned from ``seed``, so
+results do not depend on the order the threads finish in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from types import MappingProxyType
 
@@ -27,7 +34,7 @@ from physnet.learning.fp_hb import sample_sources
 from physnet.learning.problem import Problem
 from physnet.solvers.dc import DCResult, NewtonOptions, solve_dc
 from physnet.solvers.lockin import lockin
-from physnet.solvers.transient import NoiseSpec, Tone, TransientResult, solve_transient
+from physnet.solvers.transient import LOWRANK_MAX_DIODES, NoiseSpec, Tone, TransientResult, solve_transient
 from physnet.system import System
 
 __all__ = ["transient_coefficients", "driven_system"]
@@ -111,12 +118,17 @@ def transient_coefficients(problem: Problem, g_all: NDArray, beta: float, tones:
     start = solve_dc(system, g_all, v_sources=problem.v_sources, i_sources=problem.i_sources, options=options)
     starts = [start.sample(s) for s in range(problem.batch)] if start.v.ndim == 2 else [start] * problem.batch
     schemes: dict = {}  # every run integrates with the step matrix factored by the first
+    rngs = rng.spawn(2 * problem.batch)  # a noise generator per run, whichever thread runs it
+    workers = _workers(system, problem.batch)
     if tones.f_a == 0.0:
         v = np.stack([dc.v for dc in starts])
     else:
-        free = (_run(d, g_all, tones, periods, settle, steps, "nodes", None, noise, rng, options, dc, schemes)
-                for d, dc in zip(drives, starts))
-        v = np.stack([lockin(res.v, res.t, tones.f_a, window=window).real for res in free])
+        def free(s: int) -> NDArray:
+            res = _run(drives[s], g_all, tones, periods, settle, steps, "nodes", None, noise, rngs[s], options,
+                       starts[s], schemes)
+            return lockin(res.v, res.t, tones.f_a, window=window).real
+
+        v = np.stack(_map(free, problem.batch, workers, schemes))
     errors = problem.error_currents(v, beta)
     table = system["resistor"]
     a, b = table.a[problem.trainable], table.b[problem.trainable]
@@ -124,15 +136,35 @@ def transient_coefficients(problem: Problem, g_all: NDArray, beta: float, tones:
     column = np.zeros(system.n_nodes, dtype=np.int64)
     column[nodes] = np.arange(len(nodes))
     record = [system.node_names[i] for i in nodes]
-    dv_a = np.empty((problem.batch, len(problem.trainable)))
-    dv_b = np.empty_like(dv_a)
-    steps_run = 0
-    for s, drive in enumerate(drives):
-        res = _run(drive, g_all, tones, periods, settle, steps, record, Tone(errors[s], tones.f_b), noise, rng,
-                   options, starts[s], schemes)
+
+    def driven(s: int) -> tuple[NDArray, int, float]:
+        res = _run(drives[s], g_all, tones, periods, settle, steps, record, Tone(errors[s], tones.f_b), noise,
+                   rngs[problem.batch + s], options, starts[s], schemes)
         X = lockin(res.v, res.t, freqs, window=window)  # lock-in is linear: each edge's drop demodulates to
-        dv_a[s], dv_b[s] = (X[:, column[a]] - X[:, column[b]]).real  # the difference of its nodes' coefficients
-        steps_run += len(res.t) - 1
-    return v, dv_a, dv_b, {"periods": periods, "settle": settle, "steps_per_period": steps,
-                           "step": float(res.step), "time_steps": steps_run}
+        return (X[:, column[a]] - X[:, column[b]]).real, len(res.t) - 1, res.step  # its nodes' difference
+
+    coefficients, time_steps, step_sizes = zip(*_map(driven, problem.batch, workers, schemes))
+    dv = np.stack(coefficients)  # (batch, 2 tones, trainable edges)
+    return v, dv[:, 0], dv[:, 1], {"periods": periods, "settle": settle, "steps_per_period": steps,
+                                   "step": float(step_sizes[-1]), "time_steps": sum(time_steps)}
+
+
+def _workers(system: System, batch: int) -> int:
+    """Threads for a batch's runs: numba's thread count with the diode-port engine, else 1.
+
+    (The engine for many diodes refactors the topology's shared factorization, which one thread at a time may use.)
+    """
+    import numba
+
+    return min(numba.config.NUMBA_NUM_THREADS, batch) if len(system["diode"]) <= LOWRANK_MAX_DIODES else 1
+
+
+def _map(run: Callable[[int], object], batch: int, workers: int, schemes: dict) -> list:
+    """``run(s)`` for every sample, in order, on ``workers`` threads once the first run has built the schemes."""
+    out = [run(0)] if not schemes else []
+    rest = range(len(out), batch)
+    if workers < 2 or len(rest) < 2:
+        return out + [run(s) for s in rest]
+    with ThreadPoolExecutor(workers, thread_name_prefix="physnet-fp") as pool:
+        return out + list(pool.map(run, rest))
 
