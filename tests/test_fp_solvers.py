@@ -163,22 +163,27 @@ def test_transient_lockin_error_falls_with_integration_time():
 def test_transient_batch_on_threads_gives_what_it_gives_in_turn(monkeypatch):
     """A noisy batch with an oscillating activation, its runs on two threads or one after another: the same
     update bit for bit (each run draws from a generator of its own), and the same again on a second call."""
+    import numba
+
     from physnet.learning import fp_transient
 
     net, outputs = _network(4, diodes=3)
     rng = np.random.default_rng(5)
     kwargs = dict(outputs=outputs, targets=rng.uniform(-0.3, 0.3, (4, 2)),
-                  inputs={"v_sources": rng.uniform(-1, 1, (4, 2))}, solver="transient", f_a=600.0, f_b=1e3, periods=2, noise=pn.NoiseSpec(white=1e-16), seed=7)
+                  inputs={"v_sources": rng.uniform(-1, 1, (4, 2))}, solver="transient", f_a=600.0, f_b=1e3,
+                  periods=2, noise=pn.NoiseSpec(white=1e-16), seed=7)
     system = net.compile()
     used = []
     workers = fp_transient._workers
-    monkeypatch.setattr(fp_transient, "_workers", lambda system, batch: used.append(2) or 2)
+    monkeypatch.setattr(fp_transient, "_workers", lambda system, batch, values: used.append(2) or 2)
     threaded = [pn.fp_update(system, **kwargs).delta_g for _ in range(2)]
-    monkeypatch.setattr(fp_transient, "_workers", lambda system, batch: used.append(1) or 1)
+    monkeypatch.setattr(fp_transient, "_workers", lambda system, batch, values: used.append(1) or 1)
     in_turn = pn.fp_update(system, **kwargs).delta_g
     np.testing.assert_array_equal(threaded[0], threaded[1])
     np.testing.assert_array_equal(threaded[0], in_turn)
-    assert used == [2, 2, 1] and workers(system, 4) >= 1
+    assert used == [2, 2, 1]
+    assert workers(system, 4, 10**3) == min(numba.config.NUMBA_NUM_THREADS, 4)
+    assert workers(system, 4, fp_transient._RECORD_BUDGET) == 1  # big records: one run at a time
     quiet = pn.fp_update(system, **{**kwargs, "noise": None}).delta_g
     assert not np.array_equal(quiet, in_turn)  # the noise is there
 

@@ -119,7 +119,8 @@ def transient_coefficients(problem: Problem, g_all: NDArray, beta: float, tones:
     starts = [start.sample(s) for s in range(problem.batch)] if start.v.ndim == 2 else [start] * problem.batch
     schemes: dict = {}  # every run integrates with the step matrix factored by the first
     rngs = rng.spawn(2 * problem.batch)  # a noise generator per run, whichever thread runs it
-    workers = _workers(system, problem.batch)
+    time_steps = (settle + periods) * steps * tones.fastest
+    workers = _workers(system, problem.batch, time_steps * system.n_nodes)
     if tones.f_a == 0.0:
         v = np.stack([dc.v for dc in starts])
     else:
@@ -149,14 +150,19 @@ def transient_coefficients(problem: Problem, g_all: NDArray, beta: float, tones:
                                    "step": float(step_sizes[-1]), "time_steps": sum(time_steps)}
 
 
-def _workers(system: System, batch: int) -> int:
-    """Threads for a batch's runs: numba's thread count with the diode-port engine, else 1.
+_RECORD_BUDGET = 1 << 27  # float64 values the concurrent runs may record at once (1 GiB)
 
-    (The engine for many diodes refactors the topology's shared factorization, which one thread at a time may use.)
+
+def _workers(system: System, batch: int, values: int) -> int:
+    """Threads for a batch's runs, each recording up to ``values`` numbers: numba's thread count, within
+    :data:`_RECORD_BUDGET`, with the diode-port engine; 1 with the engine for many diodes (it refactors the
+    topology's shared factorization, which one thread at a time may use).
     """
     import numba
 
-    return min(numba.config.NUMBA_NUM_THREADS, batch) if len(system["diode"]) <= LOWRANK_MAX_DIODES else 1
+    if len(system["diode"]) > LOWRANK_MAX_DIODES:
+        return 1
+    return max(1, min(numba.config.NUMBA_NUM_THREADS, batch, _RECORD_BUDGET // max(values, 1)))
 
 
 def _map(run: Callable[[int], object], batch: int, workers: int, schemes: dict) -> list:
