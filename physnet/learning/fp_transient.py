@@ -119,8 +119,8 @@ def transient_coefficients(problem: Problem, g_all: NDArray, beta: float, tones:
     starts = [start.sample(s) for s in range(problem.batch)] if start.v.ndim == 2 else [start] * problem.batch
     schemes: dict = {}  # every run integrates with the step matrix factored by the first
     rngs = rng.spawn(2 * problem.batch)  # a noise generator per run, whichever thread runs it
-    time_steps = (settle + periods) * steps * tones.fastest
-    workers = _workers(system, problem.batch, time_steps * system.n_nodes)
+    n_t = (settle + periods) * steps * tones.fastest + 1  # time points of a run
+    workers = _workers(system, problem.batch, n_t * system.n_nodes)
     if tones.f_a == 0.0:
         v = np.stack([dc.v for dc in starts])
     else:
