@@ -154,7 +154,7 @@ def run_case(path: Path, repeat: int, with_ngspice: bool, with_scipy: bool, ngsp
     # With ngspice, its runs are interleaved with physnet's repeats (rounds of one ngspice run and
     # repeat / ngspice_runs physnet runs), so that both see the same drifts of this shared machine.
     rounds = ngspice_runs if with_ngspice else 1
-    e2e, result, spice_runs = [], None, []
+    e2e, result, spice_runs, per_round = [], None, [], []
     for _ in range(rounds):
         if with_ngspice:
             from physnet.spice.run import run_ngspice
@@ -162,6 +162,7 @@ def run_case(path: Path, repeat: int, with_ngspice: bool, with_scipy: bool, ngsp
             spice_runs.append(run_ngspice(path.read_text(), timeout=3600))
         times, result = _timed(lambda: pn.solve_dc(read_spice(path)), max(1, repeat // rounds))
         e2e += times
+        per_round.append(float(np.mean(times)))
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # parse + solve only, so far
     system = read_spice(path).compile()
     out = {
@@ -183,6 +184,8 @@ def run_case(path: Path, repeat: int, with_ngspice: bool, with_scipy: bool, ngsp
             float(max(abs(ours[name] - volts[name][0]) for name in ours if name != "0"))
             for volts in (run.plots[0].node_voltages() for run in spice_runs))
         out["ngspice_over_physnet"] = out["ngspice_s"] / out["parse_solve"]["mean_s"]
+        # Each round's ngspice run over the physnet repeats right after it: how far the ratio moves with the machine.
+        out["ngspice_over_physnet_rounds"] = [spice / ours for spice, ours in zip(seconds, per_round)]
     return out
 
 
@@ -207,7 +210,8 @@ def _row(r: dict) -> str:
                  f" physnet's solve_dc), max|dv| {r['max_dv_vs_scipy']:.1e}")
     if "ngspice_s" in r:
         text += (f" | ngspice {r['ngspice_s'] * 1e3:.0f} ms (mean of {len(r['ngspice_runs_s'])}; "
-                 f"{r['ngspice_over_physnet']:.0f}x), "
+                 f"{r['ngspice_over_physnet']:.0f}x; rounds "
+                 f"{', '.join(f'{x:.0f}x' for x in r['ngspice_over_physnet_rounds'])}), "
                  f"max|dv| {r['max_dv_vs_ngspice']:.1e}")
     return text
 
