@@ -33,7 +33,18 @@ __all__ = [
 
 
 def edge_nodes(system: System, kinds: tuple[str, ...]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Concatenated terminal nodes ``(a, b)`` of the elements of ``kinds``, in that order."""
+    """Concatenated terminal nodes ``(a, b)`` of the elements of ``kinds``, in that order.
+
+    Examples
+    --------
+    >>> import physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.resistors(["R1", "R2"], ["a", "b"], ["b", "0"], r=[1.0, 1.0])
+    >>> net.diode("D1", "a", "0")
+    >>> a, b = edge_nodes(net.compile(), ("diode", "resistor"))
+    >>> a.tolist(), b.tolist()
+    ([1, 1, 2], [0, 2, 0])
+    """
     a = [system[k].a for k in kinds]
     b = [system[k].b for k in kinds]
     empty = np.zeros(0, np.int64)
@@ -65,6 +76,14 @@ def laplacian(system: System, weights: NDArray, kinds: tuple[str, ...] = ("resis
 
     A reference operator for tests and small problems; solvers use the
     reduced matrix from :func:`assemble`.
+
+    Examples
+    --------
+    >>> import physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.resistors(["R1", "R2"], ["a", "b"], ["b", "0"], g=[1.0, 2.0])
+    >>> laplacian(net.compile(), [1.0, 2.0]).toarray().tolist()  # rows and columns: ground, a, b
+    [[2.0, 0.0, -2.0], [0.0, 1.0, -1.0], [-2.0, -1.0, 3.0]]
     """
     B = incidence(system, kinds)
     return (B @ sp.diags(np.asarray(weights)) @ B.T).tocsr()
@@ -89,6 +108,16 @@ class Pattern:
         ``-1`` where a terminal is fixed or both terminals share a supernode.
     diagonal : ndarray of int64, shape (n,)
         Data position of each diagonal entry (for shunts to ground).
+
+    Examples
+    --------
+    >>> import physnet as pn
+    >>> from physnet.reduction import reduce_sources
+    >>> net = pn.Netlist()
+    >>> net.resistors(["R1", "R2"], ["a", "b"], ["b", "0"], r=[1.0, 1.0])
+    >>> pattern = build_pattern(net.compile(), reduce_sources(net.compile()))
+    >>> pattern.n, pattern.nnz, pattern.slots.tolist()  # R2's ground terminal has no slots
+    (2, 4, [[0, 3], [3, -1], [2, -1], [1, -1]])
     """
 
     kinds: tuple[str, ...]
@@ -125,6 +154,18 @@ def build_pattern(system: System, reduction: Reduction, kinds: tuple[str, ...] |
     Returns
     -------
     Pattern
+
+    Examples
+    --------
+    >>> import physnet as pn
+    >>> from physnet.reduction import reduce_sources
+    >>> net = pn.Netlist()
+    >>> net.vsource("V1", "a", "0", dc=1.0)
+    >>> net.resistors(["R1", "R2"], ["a", "b"], ["b", "0"], r=[1.0, 1.0])
+    >>> system = net.compile()
+    >>> pattern = build_pattern(system, reduce_sources(system))  # a is fixed by V1: b is the only unknown
+    >>> pattern.n, pattern.nnz, pattern.kinds, pattern.offsets["resistor"]
+    (1, 1, ('resistor', 'diode', 'pipe'), (0, 2))
     """
     from physnet._numba import csc_pattern
 
@@ -158,6 +199,17 @@ def csc_pattern_numpy(
         Data position of each diagonal entry.
     slots : ndarray of int64, shape (4, n_edges)
         See :class:`Pattern`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from physnet._numba import csc_pattern
+    >>> ra, rb = np.array([0, 1, 1]), np.array([1, -1, 0])  # edges 0 and 2 are parallel
+    >>> indptr, indices, diagonal, slots = csc_pattern_numpy(ra, rb, 2)
+    >>> indptr.tolist(), indices.tolist(), slots[:, 2].tolist()
+    ([0, 2, 4], [0, 1, 0, 1], [3, 0, 1, 2])
+    >>> all(np.array_equal(x, y) for x, y in zip((indptr, indices, diagonal, slots), csc_pattern(ra, rb, 2)))
+    True
     """
     live_a = (ra >= 0) & (ra != rb)
     live_b = (rb >= 0) & (ra != rb)
@@ -188,7 +240,16 @@ def csc_pattern_numpy(
 
 
 def scatter_numpy(slots: NDArray[np.int64], weights: NDArray, nnz: int) -> NDArray:
-    """Numpy twin of :func:`scatter`: add ``±w`` of every edge into its slots."""
+    """Numpy twin of :func:`scatter`: add ``±w`` of every edge into its slots.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> slots = np.array([[0, 3], [3, -1], [2, -1], [1, -1]])  # R1 a-b, R2 b-ground (see Pattern)
+    >>> w = np.array([1.0, 2.0])
+    >>> scatter_numpy(slots, w, 4).tolist(), bool(np.array_equal(scatter_numpy(slots, w, 4), scatter(slots, w, 4)))
+    ([1.0, -1.0, -1.0, 3.0], True)
+    """
     weights = np.asarray(weights)
     values = np.concatenate([weights, weights, -weights, -weights])
     flat = slots.reshape(-1)
@@ -215,6 +276,15 @@ def scatter(slots: NDArray[np.int64], weights: NDArray, nnz: int) -> NDArray:
     -------
     ndarray, shape (nnz,)
         Matrix data in the pattern's CSC order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> slots = np.array([[0, 3], [3, -1], [2, -1], [1, -1]])  # R1 a-b, R2 b-ground (see Pattern)
+    >>> scatter(slots, np.array([1.0, 2.0]), 4).tolist()  # CSC data of [[1, -1], [-1, 3]]
+    [1.0, -1.0, -1.0, 3.0]
+    >>> scatter(slots, np.array([1j, 2.0]), 4).tolist()
+    [1j, -1j, -1j, (2+1j)]
     """
     from physnet._numba import scatter_edges
 

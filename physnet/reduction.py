@@ -46,12 +46,24 @@ _SHORTS = {"dc": ("vsource", "inductor"), "ac": ("vsource",), "tran": ("vsource"
 
 
 def conductive_kinds(analysis: str) -> tuple[str, ...]:
-    """Element kinds that stamp a conductance (admittance) in ``analysis``."""
+    """Element kinds that stamp a conductance (admittance) in ``analysis``.
+
+    Examples
+    --------
+    >>> conductive_kinds("dc"), conductive_kinds("ac")
+    (('resistor', 'diode', 'pipe'), ('resistor', 'diode', 'pipe', 'capacitor', 'inductor'))
+    """
     return _CONDUCTIVE[analysis]
 
 
 def short_kinds(analysis: str) -> tuple[str, ...]:
-    """Element kinds eliminated as ideal voltage constraints in ``analysis``."""
+    """Element kinds eliminated as ideal voltage constraints in ``analysis``.
+
+    Examples
+    --------
+    >>> short_kinds("dc"), short_kinds("ac")  # an inductor is a 0 V short at DC only
+    (('vsource', 'inductor'), ('vsource',))
+    """
     return _SHORTS[analysis]
 
 
@@ -71,6 +83,16 @@ class Reduction:
         ``(kind, index)`` of each eliminated element, the columns of ``S``.
     S : scipy.sparse.csr_matrix, shape (n_nodes, n_shorts)
         Source-path matrix, ``v = x[free] + S @ E``.
+
+    Examples
+    --------
+    >>> import numpy as np, physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.vsource("V1", "a", "0", dc=1.0)
+    >>> net.resistors(["R1", "R2"], ["a", "b"], ["b", "0"], r=[1.0, 1.0])
+    >>> red = reduce_sources(net.compile())
+    >>> red.n_free, red.shorts, red.potentials(np.array([0.5]), np.array([1.0])).tolist()
+    (1, (('vsource', 0),), [0.0, 1.0, 0.5])
     """
 
     analysis: str
@@ -236,7 +258,14 @@ def component_roots(a: NDArray[np.int64], b: NDArray[np.int64], n: int) -> NDArr
 
 
 def component_roots_numpy(a: NDArray[np.int64], b: NDArray[np.int64], n: int) -> NDArray[np.int64]:
-    """Numpy twin of :func:`component_roots` (scipy's connected components)."""
+    """Numpy twin of :func:`component_roots` (scipy's connected components).
+
+    Examples
+    --------
+    >>> a, b = np.array([3, 1]), np.array([1, 4])
+    >>> component_roots_numpy(a, b, 5).tolist(), component_roots(a, b, 5).tolist()
+    ([0, 1, 2, 1, 1], [0, 1, 2, 1, 1])
+    """
     graph = sp.coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
     labels = connected_components(graph, directed=False)[1]
     return np.unique(labels, return_index=True)[1][labels]  # components are labelled in order of lowest node
@@ -260,6 +289,12 @@ def source_paths(a: NDArray[np.int64], b: NDArray[np.int64], root: NDArray[np.in
         ``+1`` where the path crosses source ``k`` from its ``-`` to its
         ``+`` terminal going down from the root, ``-1`` the other way, so
         that ``v = v[root] + S @ E``.
+
+    Examples
+    --------
+    >>> a, b = np.array([1, 2]), np.array([0, 1])  # V0 from node 1 to ground, V1 from node 2 to node 1
+    >>> source_paths(a, b, component_roots(a, b, 3), 3).toarray().tolist()  # v2 = E0 + E1
+    [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]]
     """
     from physnet._numba import source_paths as kernel
 
@@ -274,6 +309,14 @@ def source_paths_numpy(a: NDArray[np.int64], b: NDArray[np.int64], root: NDArray
     virtual node joined to every component root gives the source forest;
     ``S = Σ_d Tᵈ E`` with ``E`` the signed edge from each node to its parent
     and ``T`` the parent map, one sparse product per tree level.
+
+    Examples
+    --------
+    >>> a, b = np.array([1, 2, 4]), np.array([0, 1, 2])
+    >>> root = component_roots(a, b, 5)
+    >>> S = source_paths_numpy(a, b, root, 5)
+    >>> S.toarray()[4].tolist(), bool(np.array_equal(S.toarray(), source_paths(a, b, root, 5).toarray()))
+    ([1.0, 1.0, 1.0], True)
     """
     n_shorts = len(a)
     if n_shorts == 0:

@@ -33,6 +33,15 @@ class Analysis:
     args : tuple
         Its arguments as written: ``("dec", 10, 1e3, 1e6)`` for ``.ac``,
         ``(step, stop)`` or ``(step, stop, start)`` for ``.tran``.
+
+    Examples
+    --------
+    >>> import physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.resistor("R1", "a", "0", r=1.0)
+    >>> net.analysis("tran", 1e-3, 1.0)
+    >>> net.compile().analyses
+    (Analysis(kind='tran', args=(0.001, 1.0)),)
     """
 
     kind: str
@@ -45,6 +54,15 @@ class Topology:
     Solvers key their topology-only caches (source reduction, sparsity
     pattern, symbolic factorization) on it, so a system made by
     :meth:`System.with_values` reuses the work done for the one it came from.
+
+    Examples
+    --------
+    >>> import physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.resistor("R1", "a", "0", r=1.0)
+    >>> system = net.compile()
+    >>> system.with_values("resistor", g=2.0).topology is system.topology, net.compile().topology is system.topology
+    (True, False)
     """
 
     __slots__ = ("__weakref__",)

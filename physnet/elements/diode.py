@@ -26,7 +26,16 @@ __all__ = [
 
 def junction_voltages_numpy(v: NDArray, is_: NDArray, n: NDArray, rs: NDArray, vt: float,
                             gmin: float = GMIN) -> NDArray:
-    """Numpy twin of :func:`junction_voltages` (vectorised Newton)."""
+    """Numpy twin of :func:`junction_voltages` (vectorised Newton).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> v, is_, n, rs = np.array([-1.0, 0.5, 1.0]), np.full(3, 1e-14), np.ones(3), np.array([100.0, 0.0, 100.0])
+    >>> vd = junction_voltages_numpy(v, is_, n, rs, 0.025864917)
+    >>> np.round(vd, 4).tolist(), bool(np.allclose(vd, junction_voltages(v, is_, n, rs, 0.025864917), rtol=1e-12))
+    ([-1.0, 0.5, 0.6848], True)
+    """
     v = np.asarray(v, dtype=np.float64)
     series = rs > 0
     if not series.any():
@@ -74,6 +83,14 @@ def junction_current(vd: NDArray, is_: NDArray, n: NDArray, rs: NDArray, vt: flo
     """Current and terminal conductance ``di/dv`` of diodes at junction voltages ``vd``.
 
     The conductance includes the series resistance: ``g = gd / (1 + rs gd)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> vd, rs = np.array([0.8, 0.8]), np.array([0.0, 10.0])  # the same junction with and without 10 ohm in series
+    >>> i, g = junction_current(vd, np.full(2, 1e-14), np.ones(2), rs, 0.025864917)
+    >>> np.round(i, 4).tolist(), np.round(g, 4).tolist()  # rs caps g below 1/rs = 0.1 S
+    ([0.2708, 0.2708], [10.4709, 0.0991])
     """
     nvt = n * vt
     e = np.exp(vd / nvt)
@@ -108,7 +125,14 @@ def diode_iv(v: NDArray, is_: NDArray, n: NDArray, rs: NDArray, vt: float,
 
 
 def critical_voltage(is_: NDArray, n: NDArray, vt: float) -> NDArray:
-    """SPICE's ``vcrit = n Vt ln(n Vt / (√2 Is))``, where the diode curve bends."""
+    """SPICE's ``vcrit = n Vt ln(n Vt / (√2 Is))``, where the diode curve bends.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> np.round(critical_voltage(np.array([1e-14, 1e-14]), np.array([1.0, 2.0]), 0.025864917), 4).tolist()
+    [0.7303, 1.4964]
+    """
     nvt = n * vt
     return nvt * np.log(nvt / (np.sqrt(2.0) * is_))
 

@@ -36,6 +36,17 @@ def bond_vectors(system: System, u: NDArray | None = None) -> tuple[NDArray, NDA
         Elastic network.
     u : ndarray, shape (n_nodes, d), optional
         Node displacements (default zero).
+
+    Examples
+    --------
+    >>> import physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.nodes(["p", "q"], [(0.0, 0.0), (3.0, 4.0)]).tolist()
+    [1, 2]
+    >>> net.spring("S1", "p", "q", k=1.0)
+    >>> bond, length = bond_vectors(net.compile())
+    >>> bond.tolist(), length.tolist()
+    ([[-3.0, -4.0]], [5.0])
     """
     springs = system["spring"]
     x = _positions(system) if u is None else _positions(system) + u
@@ -68,7 +79,19 @@ def extensions(system: System, u: NDArray, *, linear: bool = True) -> NDArray:
 
 
 def spring_forces(system: System, u: NDArray, k: NDArray | None = None) -> NDArray:
-    """Internal elastic force on every node, shape (n_nodes, d) (exact, nonlinear)."""
+    """Internal elastic force on every node, shape (n_nodes, d) (exact, nonlinear).
+
+    Examples
+    --------
+    >>> import numpy as np, physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.nodes(["p", "q"], [(0.0, 0.0), (1.0, 0.0)]).tolist()
+    [1, 2]
+    >>> net.spring("S1", "p", "q", k=2.0)  # rest length: the compiled length, 1
+    >>> u = np.zeros((3, 2)); u[2, 0] = 0.1  # stretch by 0.1: tension 2 * 0.1 pulls p and q together
+    >>> np.round(spring_forces(net.compile(), u), 12).tolist()
+    [[0.0, 0.0], [0.2, 0.0], [-0.2, 0.0]]
+    """
     springs = system["spring"]
     k = springs["k"] if k is None else k
     bond, length = bond_vectors(system, u)
@@ -133,6 +156,17 @@ def stiffness_matrix(system: System, k: NDArray | None = None, u: NDArray | None
     -------
     scipy.sparse.csr_matrix
         Symmetric positive semi-definite (rigid motions are its null space).
+
+    Examples
+    --------
+    >>> import physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.nodes(["p", "q"], [(0.0, 0.0), (1.0, 0.0)]).tolist()
+    [1, 2]
+    >>> net.spring("S1", "p", "q", k=2.0)
+    >>> K = stiffness_matrix(net.compile())
+    >>> K.shape, K[2:, 2:].toarray().tolist()  # rows px, py, qx, qy: a horizontal spring resists x only
+    ((6, 6), [[2.0, 0.0, -2.0, 0.0], [0.0, 0.0, 0.0, 0.0], [-2.0, 0.0, 2.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
     """
     springs = system["spring"]
     block = stiffness_blocks(system, k, u, geometric=geometric)

@@ -28,6 +28,13 @@ class Param:
         "computed at compile time" (a spring's rest length).
     rule : {"positive", "nonnegative", "finite"}
         What values are valid (NaN and infinities never are).
+
+    Examples
+    --------
+    >>> Param("g", "S")
+    Param(name='g', unit='S', default=None, rule='positive')
+    >>> ELEMENTS["diode"].param("rs")
+    Param(name='rs', unit='ohm', default=0.0, rule='nonnegative')
     """
 
     name: str
@@ -53,6 +60,12 @@ class ElementSpec:
     conductive : bool
         Whether the element conducts at DC (joins its nodes for the
         floating-node check and the sparsity pattern).
+
+    Examples
+    --------
+    >>> spec = ELEMENTS["capacitor"]
+    >>> spec.letter, spec.domain, spec.conductive, [p.name for p in spec.params]
+    ('C', 'electric', False, ['c'])
     """
 
     kind: str

@@ -47,7 +47,16 @@ to and from cvxopt's sparse format cost more than they save.
 
 
 class Factor(Protocol):
-    """A numeric factorization: ``solve(rhs)`` for ``rhs`` of shape (n,) or (n, k)."""
+    """A numeric factorization: ``solve(rhs)`` for ``rhs`` of shape (n,) or (n, k).
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> A = sp.csc_matrix([[2.0, -1.0], [-1.0, 2.0]])
+    >>> factor = Factorizer(A.indptr, A.indices, 2, backend="superlu").factor(A.data)
+    >>> factor.backend, np.round(factor.solve(np.array([[1.0, 0.0], [1.0, 3.0]])), 12).tolist()
+    ('superlu', [[1.0, 1.0], [1.0, 2.0]])
+    """
 
     backend: str
 
@@ -69,7 +78,13 @@ def available_backends() -> tuple[str, ...]:
 
 
 def default_backend() -> str:
-    """The fastest available backend."""
+    """The fastest available backend.
+
+    Examples
+    --------
+    >>> default_backend() == available_backends()[0]  # "cholmod" where cvxopt is installed, else "superlu"
+    True
+    """
     return available_backends()[0]
 
 

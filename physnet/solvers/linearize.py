@@ -38,6 +38,16 @@ class Linearization:
     factor : Factor
         Numeric factorization of the reduced Jacobian. Valid until the next
         factorization on the same operator (CHOLMOD updates in place).
+
+    Examples
+    --------
+    >>> import numpy as np, physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.vsource("V1", "a", "0", dc=1.0)
+    >>> net.resistors(["R1", "R2"], ["a", "b"], ["b", "0"], r=[1.0, 1.0])
+    >>> lin = linearize(net.compile(), np.array([0.0, 1.0, 0.5]))
+    >>> lin.weights.tolist(), np.round(lin.respond(np.array([0.0, 1.0, 1.0])), 12).tolist()  # V1 holds a
+    ([1.0, 1.0], [0.0, 0.0, 0.5])
     """
 
     system: System

@@ -38,6 +38,15 @@ class NodalOperator:
         Factorization cache (symbolic analysis reused across calls).
     a, b : ndarray of int64
         Terminal nodes of the stamped edges (pattern order).
+
+    Examples
+    --------
+    >>> import numpy as np, physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.resistors(["R1", "R2"], ["a", "b"], ["b", "0"], r=[1.0, 1.0])
+    >>> op = nodal_operator(net.compile(), backend="superlu")
+    >>> op.a.tolist(), op.b.tolist(), op.edge_slice("resistor"), op.matrix_data(np.array([1.0, 2.0])).tolist()
+    ([1, 2], [2, 0], slice(0, 2, None), [1.0, -1.0, -1.0, 3.0])
     """
 
     reduction: Reduction
@@ -73,6 +82,17 @@ def nodal_operator(system: System, analysis: str = "dc", backend: str = "auto") 
     ------
     FloatingNodeError, SourceLoopError
         From :func:`physnet.reduction.reduce_sources`.
+
+    Examples
+    --------
+    >>> import physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.vsource("V1", "a", "0", dc=1.0)
+    >>> net.resistors(["R1", "R2"], ["a", "b"], ["b", "0"], r=[1.0, 1.0])
+    >>> system = net.compile()
+    >>> op = nodal_operator(system)
+    >>> op.pattern.n, op is nodal_operator(system.with_values("resistor", g=[2.0, 2.0]))  # cached per topology
+    (1, True)
     """
     backend = default_backend() if backend == "auto" else backend
     per_system = _CACHE.setdefault(system.topology, {})
@@ -92,6 +112,20 @@ def edge_weights(system: System, op: NodalOperator, g: NDArray | None = None, k:
     Call-time values are checked like netlist values: finite, non-zero and of
     the netlist value's sign (a conductance trained to zero or below is an
     error naming the element, not a singular matrix).
+
+    Examples
+    --------
+    >>> import physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.resistor("R1", "a", "b", r=2.0)
+    >>> net.diode("D1", "b", "0")
+    >>> system = net.compile()
+    >>> edge_weights(system, nodal_operator(system)).tolist()  # the diode's weight comes from its operating point
+    [0.5, 0.0]
+    >>> edge_weights(system, nodal_operator(system), g=[-1.0])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    physnet.errors.NetlistError: resistor 'R1': g = -1.0 is invalid (must be finite and > 0); clip trained ...
     """
     w = np.zeros(op.pattern.n_edges)
     for kind, values in (("resistor", g), ("pipe", k)):
@@ -119,7 +153,21 @@ _VALUE = {"resistor": "g", "pipe": "k"}
 
 
 def short_values(system: System, reduction: Reduction, v_sources: NDArray | None = None) -> NDArray:
-    """Values of the eliminated elements (the columns of ``S``): source voltages, then 0 V per DC inductor."""
+    """Values of the eliminated elements (the columns of ``S``): source voltages, then 0 V per DC inductor.
+
+    Examples
+    --------
+    >>> import numpy as np, physnet as pn
+    >>> from physnet.reduction import reduce_sources
+    >>> net = pn.Netlist()
+    >>> net.vsource("V1", "a", "0", dc=2.0)
+    >>> net.inductor("L1", "a", "b", l=1e-3)
+    >>> net.resistor("R1", "b", "0", r=1.0)
+    >>> system = net.compile()
+    >>> red = reduce_sources(system)
+    >>> short_values(system, red).tolist(), short_values(system, red, np.array([[1.0], [3.0]])).tolist()
+    ([2.0, 0.0], [[1.0, 0.0], [3.0, 0.0]])
+    """
     values = np.asarray(system["vsource"]["dc"] if v_sources is None else v_sources)
     n_inductors = len(reduction.shorts) - len(system["vsource"])
     if n_inductors:
@@ -131,6 +179,16 @@ def injections(system: System, i_sources: NDArray | None = None) -> NDArray:
     """Current injected into each node by the current sources (batch axis first if given).
 
     A source ``I a b`` pushes its current out of ``a`` and into ``b``.
+
+    Examples
+    --------
+    >>> import numpy as np, physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.isource("I1", "a", "b", dc=2.0)
+    >>> net.resistors(["R1", "R2"], ["a", "b"], ["0", "0"], r=[1.0, 1.0])
+    >>> system = net.compile()
+    >>> injections(system)[1:].tolist(), injections(system, np.array([[1.0], [3.0]]))[:, 1:].tolist()  # nodes a, b
+    ([-2.0, 2.0], [[-1.0, 1.0], [-3.0, 3.0]])
     """
     table = system["isource"]
     values = np.asarray(table["dc"] if i_sources is None else i_sources)
@@ -138,7 +196,14 @@ def injections(system: System, i_sources: NDArray | None = None) -> NDArray:
 
 
 def leaving(n_nodes: int, a: NDArray, b: NDArray, flows: NDArray) -> NDArray:
-    """Net current leaving each node when ``flows`` run from ``a`` to ``b`` (batch axis first if any)."""
+    """Net current leaving each node when ``flows`` run from ``a`` to ``b`` (batch axis first if any).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> leaving(3, np.array([1, 2]), np.array([2, 0]), np.array([1.0, 0.5])).tolist()  # 1 A 1->2, 0.5 A 2->0
+    [-0.5, 1.0, -0.5]
+    """
     flows = np.asarray(flows)
     if flows.ndim > 1:
         return np.stack([leaving(n_nodes, a, b, f) for f in flows])
