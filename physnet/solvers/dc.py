@@ -49,6 +49,17 @@ class NewtonOptions:
         Conductance across every junction (S), SPICE's GMIN.
     gmin_steps, source_steps : int
         Homotopy steps of the fallbacks (0 disables one).
+
+    Examples
+    --------
+    SPICE's default tolerances still give the diode's operating point to a microvolt:
+
+    >>> import physnet as pn
+    >>> net = pn.Netlist(); net.vsource("V1", "in", "0", dc=5.0)
+    >>> net.resistor("R1", "in", "a", r=2e3); net.diode("D1", "a", "0", is_=1e-13)
+    >>> op = pn.solve_dc(net, options=NewtonOptions(reltol=1e-3, vntol=1e-6))
+    >>> round(float(op["a"]), 6), op.converged
+    (0.615862, True)
     """
 
     reltol: float = 1e-10
@@ -82,6 +93,17 @@ class DCResult:
         Largest KCL residual over the free nodes (A).
     message : str
         How the solution was reached.
+
+    Examples
+    --------
+    >>> import physnet as pn
+    >>> net = pn.Netlist(); net.vsource("V1", "a", "0", dc=1.0)
+    >>> net.resistors(["R1", "R2"], ["a", "b"], ["b", "0"], r=[1e3, 3e3])
+    >>> op = pn.solve_dc(net)
+    >>> op.node_names, op.v.tolist(), round(float(op.current("V1")), 12)
+    (('0', 'a', 'b'), [0.0, 1.0, 0.75], -0.00025)
+    >>> op.converged, op.iterations, op.message
+    (True, 1, 'linear solve')
     """
 
     node_names: tuple[str, ...]

@@ -40,6 +40,22 @@ class ElasticResult:
     residual : float
         Largest force imbalance at a free degree of freedom (N), over the
         whole batch.
+
+    Examples
+    --------
+    Node ``r`` hangs from a vertical spring (k = 4) and a horizontal one
+    (k = 2); a small force (0.01, 0.02) N, solved exactly (geometrically
+    nonlinear), moves it by nearly the linear (0.01/2, 0.02/4) m:
+
+    >>> import numpy as np, physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.nodes(["p", "q", "r"], [(0.0, 0.0), (1.0, 1.0), (0.0, 1.0)]).tolist()
+    [1, 2, 3]
+    >>> net.spring("S1", "r", "p", k=4.0); net.spring("S2", "r", "q", k=2.0)
+    >>> f = np.zeros((4, 2)); f[3] = (0.01, 0.02)
+    >>> res = solve_elastic(net.compile(), f, pinned=["p", "q"], geometric=True)
+    >>> res.converged, bool(res.residual < 1e-12), res.u.shape, np.round(res.u[3], 6).tolist()
+    (True, True, (4, 2), [0.004963, 0.005])
     """
 
     u: NDArray[np.float64]

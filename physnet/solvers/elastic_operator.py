@@ -66,6 +66,23 @@ class ElasticOperator:
         numeric factorizations).
     positions : ndarray, shape (n_nodes, d)
         The node positions the bond directions were taken from.
+
+    Examples
+    --------
+    Node ``r`` hangs from two pinned nodes; a force on it, restricted to the
+    free dofs, solved, and spread back over the nodes. A second solve at the
+    same stiffnesses reuses the factorization:
+
+    >>> import numpy as np, physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.nodes(["p", "q", "r"], [(0.0, 0.0), (1.0, 1.0), (0.0, 1.0)]).tolist()
+    [1, 2, 3]
+    >>> net.spring("S1", "r", "p", k=4.0); net.spring("S2", "r", "q", k=2.0)
+    >>> op = elastic_operator(net.compile(), ["p", "q"])
+    >>> f = np.zeros(op.shape); f[3] = (1.0, 2.0)
+    >>> u = op.full(op.solve([4.0, 2.0], op.restrict(f)))
+    >>> op.shape, np.round(u[3], 12).tolist(), op.solve([4.0, 2.0], op.restrict(f)).shape, op.factorizer.factorizations
+    ((4, 2), [0.5, 0.5], (2,), 1)
     """
 
     free: NDArray[np.int64]

@@ -243,6 +243,17 @@ class HBResult:
         Largest KCL residual over the free nodes and harmonics (A).
     message : str
         How the solution was reached.
+
+    Examples
+    --------
+    A 1 V sine at 1 kHz across a divider of two equal resistors:
+
+    >>> import physnet as pn
+    >>> net = pn.Netlist(); net.vsource("V1", "in", "0", sin=(0.0, 1.0, 1e3))
+    >>> net.resistors(["R1", "R2"], ["in", "out"], ["out", "0"], r=[1e3, 1e3])
+    >>> hb = solve_hb(net, 1e3, 2)
+    >>> hb.converged, hb.V.shape, hb.frequencies.tolist(), round(abs(hb.phasor("out", 1)), 12)
+    (True, (3, 3), [0.0, 1000.0, 2000.0], 0.5)
     """
 
     node_names: tuple[str, ...]
@@ -437,7 +448,17 @@ def _extra_injections(system: System, values: ArrayLike | Mapping | None, n_harm
 # -------------------------------------------------------------- devices
 def diode_waveforms_numpy(v: NDArray, is_: NDArray, n: NDArray, rs: NDArray, vt: float,
                           gmin: float = GMIN) -> tuple[NDArray, NDArray]:
-    """Numpy twin of :func:`diode_waveforms`."""
+    """Numpy twin of :func:`diode_waveforms`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> v = np.array([[-1.0, 0.0, 0.6], [0.1, 0.2, 0.3]])
+    >>> params = (np.array([1e-14, 1e-12]), np.array([1.0, 2.0]), np.array([0.0, 10.0]), 0.025864917)
+    >>> twin, kernel = diode_waveforms_numpy(v, *params), diode_waveforms(v, *params)
+    >>> [bool(np.allclose(a, b, rtol=1e-12, atol=0.0)) for a, b in zip(twin, kernel)]
+    [True, True]
+    """
     cols = [np.asarray(p, dtype=np.float64)[:, None] for p in (is_, n, rs)]
     with np.errstate(over="ignore", invalid="ignore"):
         vd = junction_voltages_numpy(v, *cols, vt, gmin)

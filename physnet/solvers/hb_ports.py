@@ -118,6 +118,21 @@ class HarmonicPorts:
         Serves harmonics 1..K of an RC network, except ...
     ac_factors : dict of int to Factor
         ... the harmonics factored on their own (key: harmonic number).
+
+    Examples
+    --------
+    A diode behind 1 kΩ from a 1 V source: the port sees 500 Ω (1 kΩ in
+    parallel with ``1/g_ref``), so a port current of 0.2 mA lowers the
+    diode's node from 0.5 V to 0.4 V:
+
+    >>> import numpy as np, physnet as pn
+    >>> from physnet.solvers.nodal import edge_weights, nodal_operator
+    >>> net = pn.Netlist(); net.vsource("V1", "in", "0", dc=1.0)
+    >>> net.resistor("R1", "in", "a", r=1e3); net.diode("D1", "a", "0")
+    >>> system = net.compile(); op = nodal_operator(system, "dc")
+    >>> ports = harmonic_ports(system, op, edge_weights(system, op), op, None, np.ones((1, 1)), np.zeros((1, 3)))
+    >>> ports.n_harmonics, ports.g_ref.tolist(), ports.dc_potentials(np.array([2e-4])).round(12).tolist()
+    (0, [0.001], [0.0, 1.0, 0.4])
     """
 
     system: System
@@ -339,6 +354,18 @@ class Projection:
         The real shift ``σ`` the eigenvectors are normalised at.
     transfer : ndarray of complex, shape (K, q)
         ``h_k`` for each harmonic.
+
+    Examples
+    --------
+    One node with 1 Ω and 1 F to ground: ``A(jω)⁻¹ = 1 / (1 + jω)`` at ω = 1 and 2 rad/s:
+
+    >>> import numpy as np, physnet as pn
+    >>> from physnet.solvers.nodal import edge_weights, nodal_operator
+    >>> net = pn.Netlist(); net.resistor("R1", "a", "0", r=1.0); net.capacitor("C1", "a", "0", c=1.0)
+    >>> system = net.compile(); op = nodal_operator(system, "ac"); U = np.ones((1, 1))
+    >>> model, served = project(system, op, edge_weights(system, op), np.array([1.0, 2.0]), U, np.zeros((2, 1)))
+    >>> served.tolist(), model.solve(model.ports(U) * np.ones(2)).round(12).ravel().tolist()
+    ([True, True], [(0.5-0.5j), (0.2-0.4j)])
     """
 
     phi: NDArray[np.float64]

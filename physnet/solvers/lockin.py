@@ -185,7 +185,17 @@ def _window_length(span: float, freq: float, periods: int | None, window: float 
 
 
 def demodulate_numpy(x: NDArray, t: NDArray, weights: NDArray, omega: NDArray) -> NDArray[np.complex128]:
-    """Numpy twin of :func:`demodulate`: ``out[f] = Σ_k weights[f, k] e^{-j omega[f] t_k} x[k]``."""
+    """Numpy twin of :func:`demodulate`: ``out[f] = Σ_k weights[f, k] e^{-j omega[f] t_k} x[k]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(17) / 8                                 # two periods of 1 Hz, 8 samples each
+    >>> x = np.column_stack([np.cos(2 * np.pi * t), 0.5 + np.sin(4 * np.pi * t)])
+    >>> w, omega = np.stack([lockin_weights(t, 1.0), lockin_weights(t, 2.0)]), 2 * np.pi * np.array([1.0, 2.0])
+    >>> bool(np.allclose(demodulate_numpy(x, t, w, omega), demodulate(x, t, w, omega), rtol=1e-12, atol=1e-15))
+    True
+    """
     phase = np.outer(omega, t)
     re = (weights * np.cos(phase)) @ x
     im = -(weights * np.sin(phase)) @ x
@@ -209,6 +219,17 @@ def demodulate(x: NDArray, t: NDArray, weights: NDArray, omega: NDArray) -> NDAr
     Returns
     -------
     ndarray of complex, shape (n_freq, m)
+
+    Examples
+    --------
+    One period of 1 Hz sampled 8 times: ``cos`` has the phasor 1, ``sin`` the phasor ``-j``:
+
+    >>> import numpy as np
+    >>> t = np.arange(9) / 8
+    >>> x = np.column_stack([np.cos(2 * np.pi * t), np.sin(2 * np.pi * t)])
+    >>> X = demodulate(x, t, lockin_weights(t, 1.0)[None], np.array([2 * np.pi]))
+    >>> (X.round(12) + 0.0).tolist()
+    [[(1+0j), -1j]]
     """
     from physnet._numba_signal import demodulate as kernel
 

@@ -61,7 +61,17 @@ _EXACT = 1e-9  # relative tolerance of an exact coincidence (float rounding of t
 
 
 class FrequencyCollisionWarning(UserWarning):
-    """An FP tone coincides with a harmonic or mixing product of the tones."""
+    """An FP tone coincides with a harmonic or mixing product of the tones.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = warn_if_colliding(1e3, 3e3)  # f_B = 3·f_A
+    >>> caught[0].category.__name__, str(caught[0].message).split(";")[0]
+    ('FrequencyCollisionWarning', 'f_B = 3 kHz coincides with 3·f_A (order 3)')
+    """
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,14 @@ class Collision:
         The product landing on it.
     distance : float
         ``|product.frequency - frequency|`` (Hz), at most the bandwidth.
+
+    Examples
+    --------
+    >>> c = check_frequencies(1e3, 1.999e3, order=2, bandwidth=5.0).collisions[0]
+    >>> c.tone, c.product.label, round(c.distance, 9)
+    ('f_B', '2·f_A', 1.0)
+    >>> print(c)
+    f_B = 2 kHz is within the bandwidth of 2·f_A (order 2)
     """
 
     tone: str
@@ -149,6 +167,14 @@ class FrequencyReport:
         Resolution bandwidth of the lock-in (Hz).
     collisions : tuple of Collision
         Every coincidence: ``f_B``'s first, then ``f_A``'s, each lowest order first.
+
+    Examples
+    --------
+    >>> report = check_frequencies(1e3, 1.62e3)
+    >>> report.ok, report.order, report.collisions
+    (True, 4, ())
+    >>> print(report)
+    f_A = 1 kHz, f_B = 1.62 kHz: no collision up to order 4
     """
 
     f_a: float

@@ -75,6 +75,15 @@ class CheckResult:
         the run (tran).
     seconds : dict
         Wall time of ``"physnet"`` and ``"ngspice"`` (s).
+
+    Examples
+    --------
+    >>> import physnet as pn
+    >>> net = pn.Netlist("divider"); net.vsource("V1", "a", "0", dc=1.0)
+    >>> net.resistors(["R1", "R2"], ["a", "b"], ["b", "0"], r=[1e3, 3e3])
+    >>> result = check(net)
+    >>> result.analysis, result.nodes, result.ngspice.tolist(), result.physnet.round(12).tolist(), result.ok
+    ('op', ('a', 'b'), [[1.0, 0.75]], [[1.0, 0.75]], True)
     """
 
     analysis: str
@@ -177,6 +186,16 @@ def node_voltages(system: System, plots: list[RawPlot]) -> tuple[tuple[str, ...]
     """ngspice's node voltages as columns: the nodes (physnet names, ground left out) and one row per point.
 
     Rows of several plots are stacked in plot order.
+
+    Examples
+    --------
+    >>> import physnet as pn
+    >>> net = pn.Netlist("divider"); net.vsource("V1", "In", "0", dc=1.0)
+    >>> net.resistors(["R1", "R2"], ["In", "v+"], ["v+", "0"], r=[1e3, 3e3])
+    >>> system = net.compile()
+    >>> nodes, v = node_voltages(system, run_ngspice(validation_deck(system, [("op",)])).plots)
+    >>> nodes, v.tolist()
+    (('In', 'v+'), [[1.0, 0.75]])
     """
     spice = ngspice_names(system)
     nodes = tuple(n for n in system.node_names if n != "0")

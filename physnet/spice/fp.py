@@ -67,6 +67,17 @@ class ToneRecord:
         Node potentials in ``system.node_names`` order (ground column zero).
     seconds : float
         Wall time of the run that produced them.
+
+    Examples
+    --------
+    The record of a node carrying a 0.1 V sine at 1 kHz on one period, read by lock-in:
+
+    >>> import numpy as np
+    >>> from physnet.solvers.lockin import lockin
+    >>> t = np.linspace(0.0, 1e-3, 101)
+    >>> record = ToneRecord(t, np.column_stack([0.0 * t, 0.1 * np.sin(2 * np.pi * 1e3 * t)]), 0.0)
+    >>> record.v.shape, (np.round(lockin(record.v, record.t, 1e3), 12) + 0.0).tolist()
+    ((101, 2), [0j, -0.1j])
     """
 
     t: NDArray[np.float64]

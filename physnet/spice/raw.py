@@ -25,6 +25,15 @@ class RawPlot:
         Variable names as ngspice writes them (``v(n1)``, ``i(v1)``, ``time``).
     data : ndarray, shape (n_points, n_variables)
         Values (complex for AC plots).
+
+    Examples
+    --------
+    >>> from physnet.spice.run import run_ngspice
+    >>> plot = run_ngspice("divider\\nV1 a 0 DC 1\\nR1 a b 1k\\nR2 b 0 3k\\n.op\\n.end\\n").plots[0]
+    >>> plot.name, plot.data.shape, float(plot["V(b)"][0])
+    ('Operating Point', (1, 3), 0.75)
+    >>> plot.node_voltages()["b"].tolist(), plot.source_currents()["v1"].round(12).tolist()
+    ([0.75], [-0.00025])
     """
 
     name: str
@@ -71,6 +80,16 @@ def read_raw(path: str | Path) -> list[RawPlot]:
     Returns
     -------
     list of RawPlot
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from physnet.spice.run import run_ngspice
+    >>> with tempfile.TemporaryDirectory() as tmp:  # batch mode leaves its out.raw in the workdir
+    ...     _ = run_ngspice("divider\\nV1 a 0 DC 1\\nR1 a b 1k\\nR2 b 0 3k\\n.op\\n.end\\n", workdir=tmp)
+    ...     plots = read_raw(pathlib.Path(tmp) / "out.raw")
+    >>> len(plots), plots[0].variables, float(plots[0]["v(b)"][0])
+    (1, ('v(a)', 'v(b)', 'i(v1)'), 0.75)
     """
     blob = Path(path).read_bytes()
     plots, pos = [], 0

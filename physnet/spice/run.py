@@ -51,6 +51,14 @@ class NgspiceRun:
         ngspice's console output.
     seconds : float
         Wall time of the ngspice process (parse + analysis + raw output).
+
+    Examples
+    --------
+    >>> run = run_ngspice("divider\\nV1 a 0 DC 1\\nR1 a b 1k\\nR2 b 0 3k\\n.op\\n.end\\n")
+    >>> [plot.name for plot in run.plots], run.plots[0].variables, float(run.plots[0]["v(b)"][0])
+    (['Operating Point'], ('v(a)', 'v(b)', 'i(v1)'), 0.75)
+    >>> bool(run.stdout), run.seconds > 0
+    (True, True)
     """
 
     plots: list[RawPlot]
@@ -78,12 +86,28 @@ def validation_deck(network: Netlist | System, analyses, options: str = VALIDATI
 
 
 def ngspice_names(system: System) -> dict[str, str]:
-    """Map each physnet node name to the name ngspice reports for it (escaped, lowercase)."""
+    """Map each physnet node name to the name ngspice reports for it (escaped, lowercase).
+
+    Examples
+    --------
+    >>> import physnet as pn
+    >>> net = pn.Netlist(); net.vsource("V1", "In", "0", dc=1.0)
+    >>> net.resistors(["R1", "R2"], ["In", "v+"], ["v+", "0"], r=[1.0, 1.0])
+    >>> ngspice_names(net.compile())
+    {'0': '0', 'In': 'in', 'v+': 'v_x2b_'}
+    """
     return {ours: theirs.lower() for ours, theirs in zip(system.node_names, node_names(system.node_names))}
 
 
 def ngspice_path() -> str:
-    """Path of the ``ngspice`` executable; :class:`NgspiceError` with the install command if missing."""
+    """Path of the ``ngspice`` executable; :class:`NgspiceError` with the install command if missing.
+
+    Examples
+    --------
+    >>> import pathlib
+    >>> pathlib.Path(ngspice_path()).stem
+    'ngspice'
+    """
     path = shutil.which("ngspice")
     if path is None:
         raise NgspiceError(f"ngspice is not on PATH: {INSTALL_HINT}")

@@ -56,6 +56,14 @@ class NumberError(ValueError):
         (0 for :func:`parse_number`).
     token : str
         The token itself.
+
+    Examples
+    --------
+    >>> try:
+    ...     parse_numbers(["1k", "4.7u", "ten"])
+    ... except NumberError as err:
+    ...     print(err.index, err.token, "-", err)
+    2 ten - 'ten' is not a number (write e.g. 1k, 4.7u, 1e-3, 2.5meg)
     """
 
     def __init__(self, token: str, reason: str = "is not a number") -> None:
