@@ -110,7 +110,16 @@ Penalty = Literal["l1", "l0", "tl1"]
 
 
 class HardwareError(PhysnetError, ValueError):
-    """A hardware model is invalid (bounds, levels, penalty or noise parameters)."""
+    """A hardware model is invalid (bounds, levels, penalty or noise parameters).
+
+    Examples
+    --------
+    >>> try:
+    ...     Bounds(low=2.0, high=1.0)
+    ... except HardwareError as exc:
+    ...     print(type(exc).__name__, isinstance(exc, ValueError), exc)
+    HardwareError True bounds.high = 1.0 is invalid (must be a number > 2)
+    """
 
 
 def _number(name: str, value: Any, *, least: float = -math.inf, strict: bool = False,
@@ -432,6 +441,15 @@ class Variation:
         Seed of the chip: the same seed gives the same factors whatever
         the training seed. ``None``: drawn from the ``rng`` given to
         :meth:`Hardware.init`.
+
+    Examples
+    --------
+    >>> chip = Variation(0.1, seed=7)
+    >>> f = chip.factors(3, np.random.default_rng(0))
+    >>> bool(np.allclose(f, chip.factors(3, np.random.default_rng(1))))  # the chip's seed, not the rng, decides
+    True
+    >>> Variation(0.0).factors(2, np.random.default_rng(0))  # sigma 0: identical devices
+    array([1., 1.])
     """
 
     sigma: float
@@ -459,6 +477,14 @@ class Noise:
 
     Used for read noise (``x`` = the conductance read) and write noise
     (``x`` = the update written; every device is written at every update).
+
+    Examples
+    --------
+    10 % relative noise on reads of 2 S has a standard deviation of 0.2 S:
+
+    >>> x = Noise(relative=0.1).apply(np.full(100_000, 2.0), np.random.default_rng(0), "read noise")
+    >>> round(float(x.mean()), 2), round(float(x.std()), 2)
+    (2.0, 0.2)
     """
 
     relative: float = 0.0
@@ -486,6 +512,12 @@ class HardwareState:
         themselves on an ideal or unquantized machine), within the bounds.
     variation : ndarray, shape (n,)
         Device factors ``ν`` (ones without variation).
+
+    Examples
+    --------
+    >>> state = Hardware(bounds=Bounds(0.0, 1.0)).init(np.array([0.5, 2.0]))
+    >>> state.shadow, state.variation  # the shadow starts clipped into the bounds; no variation
+    (array([0.5, 1. ]), array([1., 1.]))
     """
 
     shadow: NDArray[np.float64]

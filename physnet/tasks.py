@@ -109,6 +109,14 @@ class Task:
     info : mapping
         Task-specific facts: the teacher's conductances, the input scaling,
         pinned nodes and force basis, ...
+
+    Examples
+    --------
+    >>> task = make_task("xor")
+    >>> task.kind, task.domain, task.classification, task.inputs[:2], task.classes
+    ('classification', 'electric', True, ('Vl0_0', 'Vl0_1'), ('0', '1'))
+    >>> task.x_train.flags.writeable  # the data are read-only
+    False
     """
 
     name: str
@@ -539,6 +547,16 @@ class CoupledLearningExample:
     losses : ndarray, shape (epochs + 1,)
         Their losses (``losses[e]``, e >= 1, is the free state of the
         *last step* of epoch ``e``, before that step's update).
+
+    Examples
+    --------
+    In a source checkout:
+
+    >>> from pathlib import Path
+    >>> import physnet
+    >>> ex = coupled_learning_example(Path(physnet.__file__).parents[1] / "tests" / "data" / "coupled_learning")
+    >>> ex.epochs, ex.steps_per_epoch, ex.nudge, ex.losses.shape, ex.clamped["vsource"].names
+    (100, 10, 0.1, (101,), ('Vn49', 'Vn23', 'Cn15', 'Cn43'))
     """
 
     network: System

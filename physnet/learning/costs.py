@@ -19,7 +19,24 @@ __all__ = ["Cost", "SquaredError", "SQUARED_ERROR", "SoftmaxCrossEntropy"]
 
 
 class Cost(Protocol):
-    """Anything with ``value(v_out, y)`` (per sample) and ``grad(v_out, y)`` (∂C/∂v_out)."""
+    """Anything with ``value(v_out, y)`` (per sample) and ``grad(v_out, y)`` (∂C/∂v_out).
+
+    Examples
+    --------
+    A cost of one's own, twice the squared error, doubles the gradient of the
+    divider ``v_out = g1 / (g1 + g2)`` (compare :func:`physnet.gradient`):
+
+    >>> import numpy as np, physnet as pn
+    >>> class Doubled:
+    ...     def value(self, v_out, y): return np.sum((v_out - y) ** 2, axis=-1)
+    ...     def grad(self, v_out, y): return 2.0 * (v_out - y)
+    >>> net = pn.Netlist()
+    >>> net.vsource("V1", "in", "0", dc=1.0)
+    >>> net.resistors(["R1", "R2"], ["in", "out"], ["out", "0"], g=[1.0, 3.0])
+    >>> r = pn.gradient(net, outputs=["out"], targets=[0.0], cost=Doubled())
+    >>> np.round(r.grad, 12).tolist(), round(r.cost, 12)
+    ([0.09375, -0.03125], 0.0625)
+    """
 
     def value(self, v_out: NDArray, y: NDArray) -> NDArray: ...
 

@@ -109,7 +109,27 @@ _FLOPPY = ("the elastic network is floppy (a zero-frequency mode: stiffness matr
 
 
 class QuasiStaticWarning(UserWarning):
-    """A drive frequency is not well below the network's lowest eigenfrequency, so FP is biased."""
+    """A drive frequency is not well below the network's lowest eigenfrequency, so FP is biased.
+
+    Examples
+    --------
+    An error tone at 1 rad/s on a mass held by two springs (lowest eigenfrequency √2 rad/s):
+
+    >>> import warnings, numpy as np, physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.nodes(["p", "q", "m"], [(0.0, 0.0), (1.0, 1.0), (1.0, 0.0)]).tolist()
+    [1, 2, 3]
+    >>> net.spring("S1", "m", "p", k=2.0); net.spring("S2", "m", "q", k=5.0)
+    >>> f = np.zeros((4, 2)); f[3] = (1.0, 1.0)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", QuasiStaticWarning)
+    ...     try:
+    ...         elastic_fp_update(net.compile(), forces=f, pinned=["p", "q"], outputs=[("node", "m", "x")],
+    ...                           targets=[0.0], alpha=0.1, beta=1e-3, omega_a=0.0, omega_b=1.0)
+    ...     except QuasiStaticWarning as w:
+    ...         print(str(w).split(":")[0])
+    omega_b = 1 rad/s is 0.707 × the lowest eigenfrequency 1.414 rad/s (quasi-static threshold 0.1)
+    """
 
 
 # ------------------------------------------------------------------ outputs

@@ -84,6 +84,21 @@ class FPUpdate:
     alpha, beta : float
         Learning rate and error amplitude.
     solver : str
+
+    Examples
+    --------
+    The divider ``v_out = g1 / (g1 + g2)`` at ``g = (1, 3)`` S: drops 0.75 V and 0.25 V, and the error current
+    ``-β v_out`` sees ``1/(1 + 3)`` Ω at the output:
+
+    >>> import numpy as np, physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.vsource("V1", "in", "0", dc=1.0)
+    >>> net.resistors(["R1", "R2"], ["in", "out"], ["out", "0"], g=[1.0, 3.0])
+    >>> step = pn.fp_update(net, outputs=["out"], targets=[0.0], alpha=0.1, beta=1e-2)
+    >>> np.round(step.dv_a, 12).tolist(), np.round(step.dv_b, 12).tolist(), step.solver
+    ([[0.75, 0.25]], [[0.000625, -0.000625]], 'phasor')
+    >>> np.round(step.delta_g, 12).tolist(), step.gradient.method
+    ([-0.0046875, 0.0015625], 'fp')
     """
 
     delta_g: NDArray[np.float64]

@@ -76,6 +76,22 @@ def hb_coefficients(problem: Problem, g_all: NDArray, beta: float, tones: FPTone
 
     ``v`` (batch, n_nodes) holds the activation-only node coefficients the
     cost is evaluated on; ``ΔV^A``, ``ΔV^B`` are (batch, n_trainable).
+
+    Examples
+    --------
+    A DC activation and the default error tone on the divider ``v_out = g1 / (g1 + g2)``:
+    ``ΔV^A ΔV^B / β`` is the exact gradient of a linear network.
+
+    >>> import numpy as np, physnet as pn
+    >>> from physnet.learning.fp_tones import fp_tones
+    >>> from physnet.learning.problem import make_problem
+    >>> net = pn.Netlist()
+    >>> net.vsource("V1", "in", "0", dc=1.0)
+    >>> net.resistors(["R1", "R2"], ["in", "out"], ["out", "0"], g=[1.0, 3.0])
+    >>> v, dv_a, dv_b, info = hb_coefficients(make_problem(net, ["out"], [0.0]), np.array([1.0, 3.0]), 1e-2,
+    ...                                       fp_tones(), 1, pn.NewtonOptions(), pn.HBOptions())
+    >>> np.round(dv_a * dv_b / 1e-2, 12).tolist(), info["n_harmonics"]
+    ([[0.046875, -0.015625]], 1)
     """
     p, q = tones.base.p, tones.base.q
     if p == 0:

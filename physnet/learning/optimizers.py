@@ -30,7 +30,20 @@ __all__ = ["Optimizer", "SGD", "Momentum", "MomentumState", "Adam", "AdamState",
 
 
 class Optimizer(Protocol):
-    """``init(params) -> state`` and ``step(params, grad, state) -> (params, state)``."""
+    """``init(params) -> state`` and ``step(params, grad, state) -> (params, state)``.
+
+    Examples
+    --------
+    One loop serves every optimizer; here descent on ``θ²`` (gradient ``2θ``) from ``θ = 4``:
+
+    >>> def descend(opt: Optimizer, theta, steps):
+    ...     state = opt.init(theta)
+    ...     for _ in range(steps):
+    ...         theta, state = opt.step(theta, 2 * theta, state)
+    ...     return theta.tolist()
+    >>> descend(SGD(lr=0.25), np.array([4.0]), 2), descend(Momentum(lr=0.25, momentum=0.5), np.array([4.0]), 2)
+    ([1.0], [0.0])
+    """
 
     def init(self, params: NDArray) -> Any: ...
 
@@ -73,7 +86,17 @@ class SGD:
 
 @dataclass(frozen=True)
 class MomentumState:
-    """Velocity of :class:`Momentum`."""
+    """Velocity of :class:`Momentum`.
+
+    Examples
+    --------
+    >>> opt = Momentum(lr=0.1, momentum=0.5)
+    >>> state = opt.init(np.zeros(2))
+    >>> for grad in ([1.0, 0.0], [1.0, 2.0]):
+    ...     _, state = opt.step(np.zeros(2), np.array(grad), state)
+    >>> state.velocity.tolist()  # 0.5 * [1, 0] + [1, 2]
+    [1.5, 2.0]
+    """
 
     velocity: NDArray[np.float64]
 
@@ -113,7 +136,15 @@ class Momentum:
 
 @dataclass(frozen=True)
 class AdamState:
-    """Moment estimates and step count of :class:`Adam`."""
+    """Moment estimates and step count of :class:`Adam`.
+
+    Examples
+    --------
+    >>> opt = Adam(lr=0.1)
+    >>> _, state = opt.step(np.zeros(2), np.array([2.0, -0.5]), opt.init(np.zeros(2)))
+    >>> state.t, state.m.round(6).tolist(), state.v.round(6).tolist()  # (1-β₁) g and (1-β₂) g²
+    (1, [0.2, -0.05], [0.004, 0.00025])
+    """
 
     m: NDArray[np.float64]
     v: NDArray[np.float64]
@@ -132,6 +163,17 @@ class Adam:
     Conductances span decades; Adam's per-parameter scaling makes one ``lr``
     (in siemens) move every edge by about the same absolute amount, so pick
     ``lr`` well below the smallest conductance or bound the conductances.
+
+    Examples
+    --------
+    Gradients a thousand times apart move their parameters by the same ``lr`` per step:
+
+    >>> opt = Adam(lr=0.1)
+    >>> params, state = np.array([1.0, 1.0]), opt.init(np.zeros(2))
+    >>> for _ in range(2):
+    ...     params, state = opt.step(params, np.array([10.0, 0.01]), state)
+    >>> params.round(6).tolist(), state.t
+    ([0.8, 0.8], 2)
     """
 
     lr: float

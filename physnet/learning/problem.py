@@ -40,6 +40,18 @@ class Problem:
         the netlist's own DC values).
     cost : Cost
         Cost of the output potentials.
+
+    Examples
+    --------
+    The divider at its free state ``v = (0, 1, 0.25)`` V (nodes: ground, in, out):
+
+    >>> import numpy as np, physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.vsource("V1", "in", "0", dc=1.0)
+    >>> net.resistors(["R1", "R2"], ["in", "out"], ["out", "0"], g=[1.0, 3.0])
+    >>> p, v = make_problem(net, ["out"], [0.0]), np.array([[0.0, 1.0, 0.25]])
+    >>> p.drops(v).tolist(), p.costs(v).tolist(), p.error_currents(v, 0.1).tolist()
+    ([[0.75, 0.25]], [0.03125], [[0.0, 0.0, -0.025]])
     """
 
     system: System

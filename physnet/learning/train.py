@@ -45,6 +45,22 @@ class Task(Protocol):
     amperes for current sources); ``y_*`` one column per output node. An
     optional boolean attribute ``classification`` turns on accuracy (the
     predicted class is the output with the highest potential).
+
+    Examples
+    --------
+    Any object with these attributes will do (or :class:`Dataset`, or a
+    :class:`physnet.tasks.Task`); teach a divider to output 0.25 V from 1 V:
+
+    >>> from types import SimpleNamespace
+    >>> import numpy as np, physnet as pn
+    >>> from physnet.learning.optimizers import SGD
+    >>> net = pn.Netlist()
+    >>> net.vsource("V1", "in", "0", dc=1.0)
+    >>> net.resistors(["R1", "R2"], ["in", "out"], ["out", "0"], g=[1.0, 1.0])
+    >>> data = SimpleNamespace(x_train=np.ones((1, 1)), y_train=np.full((1, 1), 0.25), x_test=None, y_test=None,
+    ...                        inputs=("V1",), outputs=("out",))
+    >>> train(net, "adjoint", data, optimizer=SGD(lr=5.0), epochs=2).history["loss"].round(6).tolist()
+    [0.03125, 0.004395, 0.000364]
     """
 
     x_train: NDArray
@@ -86,6 +102,23 @@ class DeviceModel(Protocol):
     optimizer's update ``delta`` (straight-through: computed at the read
     conductances, applied to the shadow); ``deployed(state)`` the final
     conductances.
+
+    Examples
+    --------
+    A :class:`physnet.hardware.Hardware` with bounds: teaching a divider to
+    output 0.25 V from 1 V drives ``R1`` to its lower bound.
+
+    >>> from physnet.hardware import Bounds, Hardware
+    >>> import numpy as np, physnet as pn
+    >>> from physnet.learning.optimizers import SGD
+    >>> net = pn.Netlist()
+    >>> net.vsource("V1", "in", "0", dc=1.0)
+    >>> net.resistors(["R1", "R2"], ["in", "out"], ["out", "0"], g=[1.0, 1.0])
+    >>> data = Dataset(np.ones((1, 1)), np.full((1, 1), 0.25), inputs=("V1",), outputs=("out",))
+    >>> hardware = Hardware(bounds=Bounds(0.5, 1.5))
+    >>> result = train(net, "adjoint", data, optimizer=SGD(lr=5.0), epochs=5, hardware=hardware)
+    >>> result.g_device.round(3).tolist()
+    [0.5, 1.427]
     """
 
     def init(self, g: NDArray, rng: np.random.Generator | None = None) -> Any: ...
@@ -116,6 +149,19 @@ class EarlyStopping:
         ``"test_loss"`` falls back to ``"loss"`` without a test set.
     target : float, optional
         Stop as soon as the monitored loss is at or below this value.
+
+    Examples
+    --------
+    >>> import numpy as np, physnet as pn
+    >>> from physnet.learning.optimizers import SGD
+    >>> net = pn.Netlist()
+    >>> net.vsource("V1", "in", "0", dc=1.0)
+    >>> net.resistors(["R1", "R2"], ["in", "out"], ["out", "0"], g=[1.0, 1.0])
+    >>> data = Dataset(np.ones((1, 1)), np.full((1, 1), 0.25), inputs=("V1",), outputs=("out",))
+    >>> result = train(net, "adjoint", data, optimizer=SGD(lr=5.0), epochs=100,
+    ...                early_stopping=EarlyStopping(monitor="loss", target=1e-6))
+    >>> result.stopped, result.epochs, bool(result.history["loss"][-1] <= 1e-6)
+    ('early stopping', 4, True)
     """
 
     patience: int = 5
@@ -199,6 +245,18 @@ class TrainResult:
     input_transform : ndarray or None
         The learned decorrelation matrix ``R`` (sources driven by ``R x``),
         ``None`` without decorrelation.
+
+    Examples
+    --------
+    >>> import numpy as np, physnet as pn
+    >>> from physnet.learning.optimizers import SGD
+    >>> net = pn.Netlist()
+    >>> net.vsource("V1", "in", "0", dc=1.0)
+    >>> net.resistors(["R1", "R2"], ["in", "out"], ["out", "0"], g=[1.0, 1.0])
+    >>> data = Dataset(np.ones((1, 1)), np.full((1, 1), 0.25), inputs=("V1",), outputs=("out",))
+    >>> result = train(net, "fp", data, optimizer=SGD(lr=5.0), epochs=3)
+    >>> result.epochs, result.stopped, result.edges, result.rule, result.history["loss"].shape
+    (3, 'completed', ('R1', 'R2'), 'fp', (4,))
     """
 
     g: NDArray[np.float64]
@@ -251,7 +309,23 @@ def source_inputs(system: System, names: Sequence[str], x: NDArray) -> dict[str,
 
 def evaluate(problem: Problem, g: NDArray, *, classification: bool = False,
              options: NewtonOptions = NewtonOptions()) -> tuple[float, float]:
-    """Mean cost and accuracy (NaN unless ``classification``) of the free states at conductances ``g``."""
+    """Mean cost and accuracy (NaN unless ``classification``) of the free states at conductances ``g``.
+
+    Examples
+    --------
+    The divider ``v_out = g1 / (g1 + g2)`` at ``g = (1, 3)`` S puts 1 V at ``in`` and 0.25 V at ``out``:
+
+    >>> import numpy as np, physnet as pn
+    >>> net = pn.Netlist()
+    >>> net.vsource("V1", "in", "0", dc=1.0)
+    >>> net.resistors(["R1", "R2"], ["in", "out"], ["out", "0"], g=[1.0, 3.0])
+    >>> g = np.array([1.0, 3.0])
+    >>> evaluate(make_problem(net, ["out"], [0.0]), g)
+    (0.03125, nan)
+    >>> loss, accuracy = evaluate(make_problem(net, ["in", "out"], [0.2, -0.2]), g, classification=True)
+    >>> round(loss, 6), accuracy
+    (0.42125, 1.0)
+    """
     v = free_states(problem, problem.conductances(g), options=options)
     loss = float(np.mean(problem.costs(v)))
     if not classification:

@@ -58,6 +58,20 @@ class Estimate:
         Free-state node potentials.
     info : mapping
         Rule-specific diagnostics.
+
+    Examples
+    --------
+    EP on the divider ``v_out = g1 / (g1 + g2) = 0.25`` V: 1 V across ``4/3`` Ω dissipates 0.75 W.
+
+    >>> import numpy as np, physnet as pn
+    >>> from physnet.learning.problem import make_problem
+    >>> net = pn.Netlist()
+    >>> net.vsource("V1", "in", "0", dc=1.0)
+    >>> net.resistors(["R1", "R2"], ["in", "out"], ["out", "0"], g=[1.0, 3.0])
+    >>> from physnet.learning.rules import EquilibriumPropagation
+    >>> est = EquilibriumPropagation(beta=1e-3).estimate(make_problem(net, ["out"], [0.0]), np.array([1.0, 3.0]))
+    >>> est.rule, est.phases, round(est.cost, 12), round(est.power["free"], 12)
+    ('ep', 2, 0.03125, 0.75)
     """
 
     grad: NDArray[np.float64]
@@ -75,6 +89,23 @@ class Rule(Protocol):
     """A learning rule: hyperparameters plus ``estimate``.
 
     Deterministic rules ignore ``rng``; perturbative rules require it.
+
+    Examples
+    --------
+    Every rule, e.g. :class:`~physnet.learning.rules.Adjoint` and
+    :class:`~physnet.learning.rules.EquilibriumPropagation`, is used the same way:
+
+    >>> import numpy as np, physnet as pn
+    >>> from physnet.learning.problem import make_problem
+    >>> net = pn.Netlist()
+    >>> net.vsource("V1", "in", "0", dc=1.0)
+    >>> net.resistors(["R1", "R2"], ["in", "out"], ["out", "0"], g=[1.0, 3.0])
+    >>> from physnet.learning.rules import Adjoint, EquilibriumPropagation
+    >>> p, g = make_problem(net, ["out"], [0.0]), np.array([1.0, 3.0])
+    >>> for rule in (Adjoint(), EquilibriumPropagation(beta=1e-6)):
+    ...     print(rule.name, np.round(rule.estimate(p, g).grad, 6).tolist())
+    adjoint [0.046875, -0.015625]
+    ep [0.046875, -0.015625]
     """
 
     name: ClassVar[str]
@@ -114,18 +145,46 @@ def cosine(a: NDArray, b: NDArray) -> float:
 
 
 def rms(x: NDArray) -> float:
-    """Root mean square of an array (0 for an empty one)."""
+    """Root mean square of an array (0 for an empty one).
+
+    Examples
+    --------
+    >>> rms(np.array([3.0, -3.0, 3.0, -3.0])), rms(np.array([1.0, 7.0])), rms(np.zeros(0))
+    (3.0, 5.0, 0.0)
+    """
     return float(np.sqrt(np.mean(np.square(x)))) if np.size(x) else 0.0
 
 
 def positive(name: str, value: float) -> None:
-    """Raise unless ``value`` is a finite number > 0 (hyperparameter check)."""
+    """Raise unless ``value`` is a finite number > 0 (hyperparameter check).
+
+    Examples
+    --------
+    >>> positive("beta", 1e-3)  # fine: returns None
+    >>> try:
+    ...     positive("beta", 0.0)
+    ... except NetlistError as exc:
+    ...     print(type(exc).__name__, exc)
+    NetlistError beta = 0.0 must be a finite number > 0
+    """
     if not (np.isfinite(value) and value > 0):
         raise NetlistError(f"{name} = {value!r} must be a finite number > 0")
 
 
 def require_rng(rule: str, rng: np.random.Generator | None) -> np.random.Generator:
-    """The generator a perturbative rule draws from; refusing ``None`` keeps runs reproducible."""
+    """The generator a perturbative rule draws from; refusing ``None`` keeps runs reproducible.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> require_rng("node_perturbation", rng) is rng
+    True
+    >>> try:
+    ...     require_rng("node_perturbation", None)
+    ... except NetlistError as exc:
+    ...     print(exc)
+    rule 'node_perturbation' draws random perturbations: pass rng=np.random.default_rng(seed)
+    """
     if rng is None:
         raise NetlistError(f"rule {rule!r} draws random perturbations: pass rng=np.random.default_rng(seed)")
     return rng
@@ -136,6 +195,19 @@ def equilibrium(problem: Problem, g_all: NDArray, initial: NDArray, options: New
 
     A linear network takes one factorization and one multi-right-hand-side
     solve (:func:`~physnet.learning.gradient.operating_point`).
+
+    Examples
+    --------
+    The divider ``v_out = g1 / (g1 + g2)`` (nodes: ground, in, out):
+
+    >>> import numpy as np, physnet as pn
+    >>> from physnet.learning.problem import make_problem
+    >>> net = pn.Netlist()
+    >>> net.vsource("V1", "in", "0", dc=1.0)
+    >>> net.resistors(["R1", "R2"], ["in", "out"], ["out", "0"], g=[1.0, 3.0])
+    >>> v = equilibrium(make_problem(net, ["out"], [0.0]), np.array([1.0, 3.0]), np.zeros((1, 3)), pn.NewtonOptions())
+    >>> np.round(v, 12).tolist()
+    [[0.0, 1.0, 0.25]]
     """
     if problem.system.has("diode"):
         return free_states(problem, g_all, initial=initial, options=options)

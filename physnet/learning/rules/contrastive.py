@@ -188,6 +188,21 @@ def clamped_states(problem: Problem, g_all: NDArray, v_free: NDArray, clamp: NDA
         An output is listed twice (two clamps on one node).
     ConvergenceError
         The clamp residual stays above ``tol`` after ``max_iter`` solves.
+
+    Examples
+    --------
+    The divider's output, free at 0.25 V, clamped at 0.2 V (nodes: ground, in, out); a linear network
+    needs no extra DC solve:
+
+    >>> import numpy as np, physnet as pn
+    >>> from physnet.learning.problem import make_problem
+    >>> net = pn.Netlist()
+    >>> net.vsource("V1", "in", "0", dc=1.0)
+    >>> net.resistors(["R1", "R2"], ["in", "out"], ["out", "0"], g=[1.0, 3.0])
+    >>> p = make_problem(net, ["out"], [0.0])
+    >>> v, iterations = clamped_states(p, p.conductances(), np.array([[0.0, 1.0, 0.25]]), np.array([[0.2]]))
+    >>> np.round(v, 12).tolist(), iterations
+    ([[0.0, 1.0, 0.2]], 0)
     """
     out = problem.outputs
     if len(np.unique(out)) != len(out):
