@@ -26,7 +26,17 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``physnet`` command (all subcommands)."""
+    """The argument parser of the ``physnet`` command (all subcommands).
+
+    Examples
+    --------
+    >>> parser = build_parser()
+    >>> args = parser.parse_args(["solve", "divider.cir", "--ac", "1e3", "1e4"])
+    >>> args.command, args.netlist, args.ac, args.op
+    ('solve', 'divider.cir', [1000.0, 10000.0], False)
+    >>> parser.parse_args(["sweep", "grid.toml"]).workers  # the experiment commands are registered too
+    1
+    """
     parser = _Parser(
         prog="physnet",
         description="Simulate and train physical-learning networks; cross-check them against ngspice.",
@@ -226,7 +236,20 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the process exit status."""
+    r"""Entry point; returns the process exit status.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     good, bad = Path(folder) / "divider.cir", Path(folder) / "bad.cir"
+    ...     _ = good.write_text("divider\nV1 in 0 DC 3\nR1 in out 1k\nR2 out 0 2k\n.end\n")
+    ...     _ = bad.write_text("bad\nV1 in 0 DC 3\nX1 in out sub\n.end\n")  # X: not supported
+    ...     main(["solve", str(good), "--json"]), main(["solve", str(bad)])  # bad: one line on stderr
+    {"analysis": "op", "nodes": {"in": 3.0, "out": 2.0}, "currents": {"v1": -0.001}}
+    (0, 2)
+    """
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

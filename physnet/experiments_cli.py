@@ -47,7 +47,20 @@ def _out_dir(args: argparse.Namespace) -> Path:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """``physnet run CONFIG [--out DIR]``: one run; prints its summary as JSON."""
+    """``physnet run CONFIG [--out DIR]``: one run; prints its summary as JSON.
+
+    Examples
+    --------
+    >>> import contextlib, io, tempfile
+    >>> from physnet.experiments.toml_writer import dumps
+    >>> config = {"task": {"name": "linear_regression", "n_train": 8, "n_test": 4}, "rule": {"name": "adjoint"},
+    ...           "optimizer": {"name": "adam", "lr": 2e-5}, "train": {"epochs": 2}}
+    >>> with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()) as printed:
+    ...     _ = (Path(out) / "lr.toml").write_text(dumps(config))
+    ...     status = run_command(argparse.Namespace(config=str(Path(out) / "lr.toml"), out=out))
+    >>> status, json.loads(printed.getvalue())["steps"]
+    (0, 2)
+    """
     from physnet.experiments.run import run_config
 
     summary = run_config(args.config, _out_dir(args), progress=True)
@@ -56,7 +69,21 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def sweep_command(args: argparse.Namespace) -> int:
-    """``physnet sweep CONFIG [--workers N] [--scheduler ADDRESS] [--out DIR]``: exit 1 if a run failed."""
+    """``physnet sweep CONFIG [--workers N] [--scheduler ADDRESS] [--out DIR]``: exit 1 if a run failed.
+
+    Examples
+    --------
+    >>> import contextlib, io, tempfile
+    >>> from physnet.experiments.toml_writer import dumps
+    >>> config = {"task": {"name": "linear_regression", "n_train": 8, "n_test": 4}, "rule": {"name": "adjoint"},
+    ...           "optimizer": {"name": "adam", "lr": 2e-5}, "train": {"epochs": 2}, "sweep": {"train.seed": [0, 1]}}
+    >>> with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()) as printed:
+    ...     _ = (Path(out) / "grid.toml").write_text(dumps(config))
+    ...     status = sweep_command(argparse.Namespace(config=str(Path(out) / "grid.toml"), out=out, workers=1,
+    ...                                               scheduler=None))
+    >>> status, printed.getvalue().split(";")[0]
+    (0, '2 of 2 runs finished')
+    """
     from physnet.experiments.sweep import RESULTS, sweep
 
     out = _out_dir(args)
@@ -69,7 +96,19 @@ def sweep_command(args: argparse.Namespace) -> int:
 
 
 def report_command(args: argparse.Namespace) -> int:
-    """``physnet report DIR``: figures and summary.md; prints the files written."""
+    """``physnet report DIR``: figures and summary.md; prints the files written.
+
+    Examples
+    --------
+    A folder without a finished run is bad input (``physnet`` prints the message and exits with 2):
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as empty:  # doctest: +ELLIPSIS
+    ...     report_command(argparse.Namespace(dir=empty))
+    Traceback (most recent call last):
+    ...
+    physnet.experiments.schema.ConfigError: ...: no finished run (no summary.json in it or in its subfolders)
+    """
     from physnet.experiments.report import report
 
     for path in report(args.dir):
@@ -78,7 +117,21 @@ def report_command(args: argparse.Namespace) -> int:
 
 
 def export_command(args: argparse.Namespace) -> int:
-    """``physnet export CONFIG -o FILE.cir``: the config's network (a sweep's first point) as a SPICE netlist."""
+    """``physnet export CONFIG -o FILE.cir``: the config's network (a sweep's first point) as a SPICE netlist.
+
+    Examples
+    --------
+    >>> import contextlib, io, tempfile
+    >>> from physnet.experiments.toml_writer import dumps
+    >>> from physnet.spice import read_spice
+    >>> config = {"task": {"name": "xor", "hidden": 2}, "rule": {"name": "fp"}, "optimizer": {"name": "sgd", "lr": 1.0}}
+    >>> with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()) as printed:
+    ...     _ = (Path(out) / "xor.toml").write_text(dumps(config))
+    ...     status = export_command(argparse.Namespace(config=str(Path(out) / "xor.toml"), output=f"{out}/xor.cir"))
+    ...     summary = read_spice(printed.getvalue().strip()).compile().summary()  # it prints the netlist's path
+    >>> status, summary
+    (0, '11 nodes, resistor: 16, diode: 4, vsource: 6')
+    """
     from physnet.experiments.config import expand, load
     from physnet.experiments.run import build_task
     from physnet.spice import write_spice
@@ -89,7 +142,19 @@ def export_command(args: argparse.Namespace) -> int:
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``run``, ``sweep``, ``report`` and ``export`` on ``subparsers`` (handlers in ``args.run``)."""
+    """Register ``run``, ``sweep``, ``report`` and ``export`` on ``subparsers`` (handlers in ``args.run``).
+
+    Examples
+    --------
+    >>> parser = argparse.ArgumentParser(prog="physnet")
+    >>> subparsers = parser.add_subparsers(dest="command")
+    >>> add_commands(subparsers)
+    >>> sorted(subparsers.choices)
+    ['export', 'report', 'run', 'sweep']
+    >>> args = parser.parse_args(["export", "grid.toml", "-o", "net.cir"])
+    >>> args.run.__name__, args.config, args.output
+    ('export_command', 'grid.toml', 'net.cir')
+    """
     run = subparsers.add_parser("run", help="train one experiment config into its own run folder",
                                 description="Validate CONFIG, train, and write config.toml, metrics.csv, "
                                             "params.npz and summary.json into DIR/<run id>/ (atomically).")

@@ -341,6 +341,13 @@ class Point:
         The resolved config.
     swept : dict
         Its value of every swept dotted key (the columns of the results table).
+
+    Examples
+    --------
+    >>> base = {"task": {"name": "xor"}, "rule": {"name": "fp"}, "optimizer": {"name": "sgd", "lr": 1.0}}
+    >>> point = expand({**base, "sweep": {"rule.beta": [1e-3, 1e-2]}})[1]
+    >>> point.swept, point.config["rule"]["beta"], point.run_id.startswith("xor-fp-")
+    ({'rule.beta': 0.01}, 0.01, True)
     """
 
     run_id: str

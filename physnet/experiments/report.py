@@ -52,7 +52,15 @@ _SUMMARY_FIELDS = ("train_loss", "test_loss", "test_accuracy", "steps", "wall_s"
 
 @dataclass(frozen=True, eq=False)
 class Run:
-    """A finished run folder: its id, swept values, config, summary and per-epoch metrics."""
+    """A finished run folder: its id, swept values, config, summary and per-epoch metrics.
+
+    Examples
+    --------
+    >>> run = Run("xor-fp-1", Path("runs/xor-fp-1"), {"train.seed": 0}, {"rule": {"name": "fp", "beta": 1e-3}},
+    ...           {"test_loss": 0.25}, {"loss": np.array([1.0, 0.5, 0.25])})
+    >>> run.rule, run.swept["train.seed"], run.metrics["loss"].tolist()
+    ('fp', 0, [1.0, 0.5, 0.25])
+    """
 
     run_id: str
     folder: Path
@@ -85,6 +93,18 @@ def load_runs(folder: str | Path) -> list[Run]:
     ------
     ConfigError
         If ``folder`` holds no finished run.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from physnet.experiments.run import run_config
+    >>> config = {"task": {"name": "linear_regression", "n_train": 8, "n_test": 4}, "rule": {"name": "adjoint"},
+    ...           "optimizer": {"name": "adam", "lr": 2e-5}, "train": {"epochs": 2}}
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     summary = run_config(config, out)
+    ...     runs = load_runs(out)  # a folder of runs
+    >>> len(runs), runs[0].run_id == summary["run_id"], runs[0].rule, runs[0].metrics["loss"].shape
+    (1, True, 'adjoint', (3,))
     """
     folder = Path(folder)
     if (folder / SUMMARY).exists():
@@ -301,7 +321,18 @@ def _conductances(run: Run, path: Path) -> Path:
 
 @dataclass(frozen=True, eq=False)
 class Spectrum:
-    """Amplitude spectrum of one edge's voltage drop in a two-tone FP transient experiment."""
+    """Amplitude spectrum of one edge's voltage drop in a two-tone FP transient experiment.
+
+    Examples
+    --------
+    >>> from physnet.experiments.config import resolve
+    >>> config = resolve({"task": {"name": "xor", "hidden": 2}, "rule": {"name": "fp", "beta": 1e-3},
+    ...                   "optimizer": {"name": "sgd", "lr": 1.0}})
+    >>> table = build_task(config).network["resistor"]
+    >>> s = fp_spectrum(config, table["g"], table.names)  # 8 common periods of 1/200 s: 25 Hz resolution
+    >>> s.edge in table.names, (s.f_a, s.f_b), float(s.freqs[1]), s.freqs.shape == s.amplitude.shape
+    (True, (600.0, 1000.0), 25.0, True)
+    """
 
     freqs: NDArray[np.float64]
     amplitude: NDArray[np.float64]

@@ -120,7 +120,17 @@ def _finite(value: float) -> float | None:
 
 
 def summary_of(rid: str, result: TrainResult, wall_s: float, cpu_s: float) -> dict[str, Any]:
-    """The ``summary.json`` of a finished run: final metrics (``None`` where not measured), steps, wall and CPU time."""
+    """The ``summary.json`` of a finished run: final metrics (``None`` where not measured), steps, wall and CPU time.
+
+    Examples
+    --------
+    >>> from physnet.experiments.config import resolve
+    >>> config = resolve({"task": {"name": "linear_regression", "n_train": 8, "n_test": 4}, "rule": {"name": "adjoint"},
+    ...                   "optimizer": {"name": "adam", "lr": 2e-5}, "train": {"epochs": 2}})
+    >>> summary = summary_of("lr-adjoint", execute(config), wall_s=1.5, cpu_s=1.25)
+    >>> {k: summary[k] for k in ("status", "epochs", "steps", "train_accuracy", "stopped", "wall_s")}
+    {'status': 'ok', 'epochs': 2, 'steps': 2, 'train_accuracy': None, 'stopped': 'completed', 'wall_s': 1.5}
+    """
     last = {key: float(values[-1]) for key, values in result.history.items()}
     return {"run_id": rid, "status": "ok", "train_loss": _finite(last["loss"]),
             "test_loss": _finite(last["test_loss"]), "train_accuracy": _finite(last["accuracy"]),
@@ -149,7 +159,15 @@ def metrics_csv(history: Mapping[str, np.ndarray]) -> str:
 
 
 def temp_name(rid: str) -> str:
-    """The temporary folder name of run ``rid`` being written by this process: ``.<rid>~<host>~<pid>.tmp``."""
+    """The temporary folder name of run ``rid`` being written by this process: ``.<rid>~<host>~<pid>.tmp``.
+
+    Examples
+    --------
+    >>> import os, socket
+    >>> name = temp_name("xor-fp-0123")
+    >>> name.startswith(".xor-fp-0123~"), temp_owner(Path(name)) == (socket.gethostname(), os.getpid())
+    (True, True)
+    """
     return f".{rid}~{socket.gethostname()}~{os.getpid()}{_TEMP_SUFFIX}"
 
 

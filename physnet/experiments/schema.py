@@ -36,7 +36,20 @@ Kind = Literal["int", "float", "bool", "str", "list"]
 
 
 class ConfigError(PhysnetError, ValueError):
-    """An experiment config is invalid; the message names the dotted key, the value and what is allowed."""
+    """An experiment config is invalid; the message names the dotted key, the value and what is allowed.
+
+    Examples
+    --------
+    >>> from physnet.experiments.config import resolve
+    >>> resolve({"task": {"name": "xor"}, "rule": {"name": "fp"}, "optimizer": {"name": "sgd", "lr": 1.0},
+    ...          "train": {"epoch": 3}})
+    Traceback (most recent call last):
+    ...
+    physnet.experiments.schema.ConfigError: unknown key train.epoch = 3 (did you mean 'train.epochs'? allowed: epochs, \
+batch_size, seed, shuffle, alignment_every, trainable, decorrelation)
+    >>> issubclass(ConfigError, ValueError)
+    True
+    """
 
 
 def _is_number(value: Any) -> bool:

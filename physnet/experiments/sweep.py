@@ -68,7 +68,20 @@ _SUMMARY_COLUMNS = ("train_loss", "test_loss", "train_accuracy", "test_accuracy"
 
 
 def run_point(config: Mapping[str, Any], out_dir: str) -> str:
-    """The task function of a sweep: run one resolved config, return ``"ok"`` or ``"failed"`` (recorded, not raised)."""
+    """The task function of a sweep: run one resolved config, return ``"ok"`` or ``"failed"`` (recorded, not raised).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from physnet.experiments.config import resolve
+    >>> config = resolve({"task": {"name": "linear_regression", "n_train": 8, "n_test": 4}, "rule": {"name": "adjoint"},
+    ...                   "optimizer": {"name": "adam", "lr": 2e-5}, "train": {"epochs": 2}})
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     statuses = run_point(config, out), run_point({"task": {"name": "xr"}}, out)  # the second is invalid
+    ...     folders = len(list(Path(out).iterdir()))
+    >>> statuses, folders
+    (('ok', 'failed'), 1)
+    """
     try:
         run_config(config, out_dir)
     except Exception:  # recorded in error.json by run_config; the sweep goes on
@@ -77,7 +90,20 @@ def run_point(config: Mapping[str, Any], out_dir: str) -> str:
 
 
 def pending(points: list[Point], out_dir: Path) -> list[Point]:
-    """The points whose run folder has no ``summary.json`` yet."""
+    """The points whose run folder has no ``summary.json`` yet.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> points = [Point(f"run-{seed}", {}, {"train.seed": seed}) for seed in range(3)]
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     before = len(pending(points, Path(out)))
+    ...     (Path(out) / "run-0").mkdir()
+    ...     _ = (Path(out) / "run-0" / SUMMARY).write_text("{}")  # run-0 finished
+    ...     after = [p.run_id for p in pending(points, Path(out))]
+    >>> before, after
+    (3, ['run-1', 'run-2'])
+    """
     return [p for p in points if not (out_dir / p.run_id / SUMMARY).exists()]
 
 
@@ -104,6 +130,18 @@ def clean_stale(out_dir: Path) -> list[Path]:
     """Remove the temporary run folders whose writer (a process of this machine) is gone; return them.
 
     Folders written by other machines of a cluster are left alone.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> host = socket.gethostname()
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     for name in [f".a~{host}~{os.getpid()}.tmp", f".b~{host}~9999999.tmp", ".c~elsewhere~1.tmp"]:
+    ...         (Path(out) / name).mkdir()  # writers: this process, one that is gone (no such pid), another host
+    ...     removed = [p.name[:2] for p in clean_stale(Path(out))]
+    ...     kept = sorted(p.name[:2] for p in Path(out).iterdir())
+    >>> removed, kept
+    (['.b'], ['.a', '.c'])
     """
     host = socket.gethostname()
     stale = [p for p in out_dir.iterdir() if (owner := temp_owner(p)) and owner[0] == host and not _alive(owner[1])]
@@ -173,6 +211,18 @@ def results_table(points: list[Point], out_dir: str | Path):
     Returns
     -------
     pandas.DataFrame
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> points = [Point(f"run-{seed}", {}, {"train.seed": seed}) for seed in range(3)]
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     for point, name, data in zip(points, [SUMMARY, ERROR], [{"steps": 4}, {"error": "RuntimeError: boom"}]):
+    ...         (Path(out) / point.run_id).mkdir()
+    ...         _ = (Path(out) / point.run_id / name).write_text(json.dumps(data))
+    ...     table = results_table(points, out)  # run-2 has no folder
+    >>> table.shape, table[["train.seed", "status"]].values.tolist(), table.loc[1, "error"]
+    ((3, 13), [[0, 'ok'], [1, 'failed'], [2, 'missing']], 'RuntimeError: boom')
     """
     import pandas as pd
 
@@ -203,6 +253,19 @@ def sweep(config: Mapping[str, Any] | str | Path, out_dir: str | Path | None = N
     -------
     pandas.DataFrame
         The results table (also in ``out_dir/results.parquet``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from physnet.experiments.toml_writer import dumps
+    >>> config = {"task": {"name": "linear_regression", "n_train": 8, "n_test": 4}, "rule": {"name": "adjoint"},
+    ...           "optimizer": {"name": "adam", "lr": 2e-5}, "train": {"epochs": 2}, "sweep": {"train.seed": [0, 1]}}
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     _ = (Path(out) / "grid.toml").write_text(dumps(config))
+    ...     table = sweep(Path(out) / "grid.toml", Path(out) / "runs", progress=False)
+    ...     saved = (Path(out) / "runs" / RESULTS).exists()
+    >>> table[["train.seed", "status", "steps"]].values.tolist(), saved
+    ([[0, 'ok', 2], [1, 'ok', 2]], True)
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"workers = {workers!r} is invalid: must be an integer >= 1")

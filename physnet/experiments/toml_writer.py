@@ -71,5 +71,21 @@ def _table(path: tuple[str, ...], table: Mapping[str, Any]) -> list[str]:
 
 
 def dumps(config: Mapping[str, Any]) -> str:
-    """``config`` (nested mappings of scalars and lists) as TOML text; tables in insertion order."""
+    """``config`` (nested mappings of scalars and lists) as TOML text; tables in insertion order.
+
+    Examples
+    --------
+    >>> import tomllib
+    >>> config = {"rule": {"name": "fp", "beta": 1e-3}, "sweep": {"rule.beta": [1e-3, 1e-2]}}
+    >>> print(dumps(config))
+    [rule]
+    name = "fp"
+    beta = 0.001
+    <BLANKLINE>
+    [sweep]
+    "rule.beta" = [0.001, 0.01]
+    <BLANKLINE>
+    >>> tomllib.loads(dumps(config)) == config
+    True
+    """
     return "\n".join(_table((), config))
